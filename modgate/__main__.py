@@ -1,0 +1,5 @@
+"""``python -m modgate`` runs the CLI."""
+
+from modgate.cli import app
+
+app()
