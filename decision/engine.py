@@ -1,0 +1,105 @@
+"""``decide``: scores + features + policy -> Verdict. Pure, deterministic, no I/O.
+
+One function per rule. For every category the policy defines, exactly one of these fires:
+``<cat>.remove_above``, ``<cat>.defer_above``, ``<cat>.spike_allow`` (spike mode let a
+score that would have deferred through), or ``<cat>.model_missing`` (its model was late or
+failed: severe categories always DEFER, others follow ``on_missing``). Post-wide rules:
+``all.models_missing`` when no model answered at all, ``all.below_thresholds`` when nothing
+else fired. The verdict's action is the most severe action any rule asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from decision.policy import CategoryPolicy, Policy
+from modgate.types import Action, Category, Features, Reason, Scores, Verdict, most_severe
+
+
+def decide(
+    scores: Scores,
+    features: Features,
+    policy: Policy,
+    *,
+    missing: Collection[Category] = (),
+    spike: bool = False,
+) -> Verdict:
+    """Decide one post.
+
+    ``scores`` holds every category a model answered; ``missing`` the categories whose
+    model was expected but late or failed. ``features`` may carry ``region`` and
+    ``language``, which select the policy's overrides. ``spike`` turns on spike mode.
+    """
+    region = str(features.get("region") or "")
+    language = str(features.get("language") or "")
+    reasons: list[Reason] = []
+    for category in policy.categories:
+        thresholds = policy.effective(category, region=region, language=language)
+        if category in scores:
+            reason = _threshold_rule(category, scores[category], thresholds, policy, spike)
+        elif category in missing:
+            reason = _missing_rule(category, thresholds)
+        else:
+            continue  # no model serves this category in this deployment
+        if reason is not None:
+            reasons.append(reason)
+    reasons.extend(_post_wide_rules(scores, missing, reasons, policy))
+    reasons.sort(key=lambda r: -r.action.severity)
+    return Verdict(
+        action=most_severe([r.action for r in reasons]),
+        scores=dict(scores),
+        reasons=tuple(reasons),
+        policy_version=policy.version,
+        missing_categories=tuple(sorted(missing)),
+        spike_mode=spike,
+    )
+
+
+def _threshold_rule(
+    category: Category, score: float, thresholds: CategoryPolicy, policy: Policy, spike: bool
+) -> Reason | None:
+    remove_above = thresholds.remove_above
+    if remove_above is not None and score >= remove_above:
+        return Reason(f"{category}.remove_above", Action.REMOVE, category, score, remove_above)
+    defer_above = _defer_threshold(thresholds, policy, spike)
+    if score >= defer_above:
+        return Reason(f"{category}.defer_above", Action.DEFER, category, score, defer_above)
+    if score >= thresholds.defer_above:
+        return Reason(
+            f"{category}.spike_allow",
+            Action.ALLOW,
+            category,
+            score,
+            defer_above,
+            f"spike mode raised defer_above from {thresholds.defer_above:g}",
+        )
+    return None
+
+
+def _defer_threshold(thresholds: CategoryPolicy, policy: Policy, spike: bool) -> float:
+    """defer_above, raised in spike mode by ``spike.raise_by`` up to the category's bound."""
+    bound = thresholds.spike_max_defer_above
+    if not spike or bound is None:
+        return thresholds.defer_above
+    return round(min(thresholds.defer_above + policy.spike.raise_by, bound), 6)
+
+
+def _missing_rule(category: Category, thresholds: CategoryPolicy) -> Reason:
+    if thresholds.severe:
+        detail = "severe category: its model is missing, so the post is deferred for review"
+        return Reason(f"{category}.model_missing", Action.DEFER, category, detail=detail)
+    action = Action.DEFER if thresholds.on_missing == "defer" else Action.ALLOW
+    detail = f"model missing; policy on_missing={thresholds.on_missing}"
+    return Reason(f"{category}.model_missing", action, category, detail=detail)
+
+
+def _post_wide_rules(
+    scores: Scores, missing: Collection[Category], fired: list[Reason], policy: Policy
+) -> list[Reason]:
+    if missing and not scores:
+        action = Action(policy.on_all_missing)
+        detail = "no model answered; never allow silently"
+        return [Reason("all.models_missing", action, detail=detail)]
+    if not fired:
+        return [Reason("all.below_thresholds", Action.ALLOW, detail="no threshold reached")]
+    return []

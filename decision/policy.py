@@ -1,0 +1,168 @@
+"""Typed policy: per-category thresholds with region and language overrides, loaded from YAML.
+
+A policy is data, never Python constants. ``load_policy`` validates everything at boot:
+thresholds in [0, 1], ``defer_above <= remove_above``, severe categories never allowed
+when their model is missing, and spike-mode bounds that stay below the REMOVE line.
+Overrides layer on the base in a fixed order (base, then region, then language); an
+override sets only the fields it names.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from decision.errors import PolicyError
+from modgate.types import CATEGORY_PATTERN, Category
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ThresholdOverride(_Frozen):
+    """Fields an override may change; unset fields keep the value beneath them."""
+
+    remove_above: Probability | None = None
+    defer_above: Probability | None = None
+    spike_max_defer_above: Probability | None = None
+
+
+class CategoryPolicy(_Frozen):
+    """Thresholds for one category. A score >= ``remove_above`` removes; >= ``defer_above``
+    defers. ``remove_above: null`` means this category never removes automatically."""
+
+    remove_above: Probability | None
+    defer_above: Probability
+    severe: bool = False
+    on_missing: Literal["allow", "defer"] = "defer"
+    # Spike mode may raise defer_above up to this bound, never further (None: no raise).
+    spike_max_defer_above: Probability | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.remove_above is not None and self.defer_above > self.remove_above:
+            raise ValueError(
+                f"defer_above ({self.defer_above}) must be <= remove_above ({self.remove_above})"
+            )
+        if self.severe and self.on_missing != "defer":
+            raise ValueError("a severe category must defer when its model is missing")
+        spike = self.spike_max_defer_above
+        if spike is not None:
+            if spike < self.defer_above:
+                raise ValueError("spike_max_defer_above must be >= defer_above")
+            if self.remove_above is not None and spike > self.remove_above:
+                raise ValueError("spike_max_defer_above must be <= remove_above")
+        return self
+
+    def merged(self, override: ThresholdOverride | None) -> CategoryPolicy:
+        if override is None:
+            return self
+        changes = override.model_dump(exclude_unset=True)
+        return CategoryPolicy.model_validate({**self.model_dump(), **changes})
+
+
+class OverrideSet(_Frozen):
+    """Per-category overrides for one region or language."""
+
+    categories: dict[Category, ThresholdOverride] = Field(default_factory=dict)
+
+
+class RegionOverrides(OverrideSet):
+    """A policy region: its own name plus member codes (e.g. EU: [DE, FR, …])."""
+
+    members: frozenset[str] = frozenset()
+
+
+class SpikePolicy(_Frozen):
+    """How far spike mode may relax auto-allow: defer_above rises by ``raise_by``,
+    capped per category by ``spike_max_defer_above``."""
+
+    raise_by: Probability = 0.0
+
+
+class Policy(_Frozen):
+    version: Annotated[str, Field(min_length=1)]
+    categories: dict[Category, CategoryPolicy]
+    regions: dict[str, RegionOverrides] = Field(default_factory=dict)
+    languages: dict[str, OverrideSet] = Field(default_factory=dict)
+    on_all_missing: Literal["defer", "remove"] = "defer"
+    spike: SpikePolicy = SpikePolicy()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.categories:
+            raise ValueError("a policy must define at least one category")
+        for name in self.categories:
+            if not CATEGORY_PATTERN.match(name):
+                raise ValueError(f"category name {name!r} must be lower snake case")
+        for kind, table in (("regions", self.regions), ("languages", self.languages)):
+            for key, overrides in table.items():
+                for cat in overrides.categories:
+                    if cat not in self.categories:
+                        raise ValueError(f"{kind}.{key}: unknown category {cat!r}")
+                for cat in self.categories:
+                    # Validate every merged combination now, not at the first request.
+                    self.categories[cat].merged(overrides.categories.get(cat))
+        return self
+
+    @cached_property
+    def _region_of(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for name, region in self.regions.items():
+            index[name.upper()] = name
+            for member in region.members:
+                index.setdefault(member.upper(), name)
+        return index
+
+    def region_for(self, code: str) -> str | None:
+        """The policy region a request region code belongs to, if any."""
+        return self._region_of.get(code.upper()) if code else None
+
+    @cached_property
+    def _effective_cache(self) -> dict[tuple[str, str | None, str], CategoryPolicy]:
+        return {}
+
+    def effective(
+        self, category: Category, *, region: str = "", language: str = ""
+    ) -> CategoryPolicy:
+        """The category's thresholds after region, then language overrides (memoized)."""
+        region_name = self.region_for(region)
+        lang = language.split("-", maxsplit=1)[0].lower() if language else ""
+        lang = lang if lang in self.languages else ""
+        key = (category, region_name, lang)
+        cached = self._effective_cache.get(key)
+        if cached is None:
+            cached = self.categories[category]
+            if region_name is not None:
+                cached = cached.merged(self.regions[region_name].categories.get(category))
+            if lang:
+                cached = cached.merged(self.languages[lang].categories.get(category))
+            self._effective_cache[key] = cached
+        return cached
+
+
+def parse_policy(document: object, *, source: str = "<policy>") -> Policy:
+    """Validate a parsed YAML/JSON document as a Policy, or raise PolicyError."""
+    try:
+        return Policy.model_validate(document)
+    except ValidationError as exc:
+        raise PolicyError(f"invalid policy {source}:\n{exc}") from exc
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a policy YAML file, or raise PolicyError saying what is wrong."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"policy {path} is not valid YAML: {exc}") from exc
+    return parse_policy(document, source=str(path))
