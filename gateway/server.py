@@ -1,0 +1,162 @@
+"""The gRPC server: handlers, health checking, reflection, boot checks and graceful drain.
+
+``Gateway`` is the library object tests and the CLI share: ``await Gateway.start(...)``
+binds (port 0 picks a free one), ``await gateway.stop()`` flips health to NOT_SERVING,
+drains in-flight calls for ``shutdown_grace_s`` and closes the classifiers. ``serve`` is the
+process entry point behind ``modgate serve``: it loads policy and models from settings, and
+stops cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+from typing import Self
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from decision import Policy, load_policy
+from gateway.metrics import GatewayMetrics
+from gateway.service import ModerationService
+from models.factory import build_classifier
+from models.interface import Classifier
+from modgate.errors import ConfigError
+from modgate.pb import moderation_pb2 as pb
+from modgate.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Moderation"].full_name
+
+
+def check_coverage(policy: Policy, classifiers: Mapping[str, Classifier]) -> None:
+    """Fail at boot if a classifier scores a category the policy does not define."""
+    for name, clf in classifiers.items():
+        unknown = [c for c in clf.categories if c not in policy.categories]
+        if unknown:
+            raise ConfigError(
+                f"classifier {name!r} scores {unknown} but policy {policy.version} has no "
+                "thresholds for them; add them under `categories:` in the policy file"
+            )
+    served = {c for clf in classifiers.values() for c in clf.categories}
+    unserved = sorted(set(policy.categories) - served)
+    if unserved:
+        log.warning("policy categories with no classifier configured (never scored): %s", unserved)
+
+
+def _handlers(service: ModerationService) -> grpc.GenericRpcHandler:
+    # Raw bytes in (request_deserializer=None): gateway.wire decodes strictly, so a malformed
+    # payload becomes INVALID_ARGUMENT naming the field instead of an opaque INTERNAL.
+    return grpc.method_handlers_generic_handler(
+        SERVICE_NAME,
+        {
+            "Moderate": grpc.unary_unary_rpc_method_handler(
+                service.moderate, response_serializer=pb.Verdict.SerializeToString
+            ),
+            "ModerateBatch": grpc.unary_unary_rpc_method_handler(
+                service.moderate_batch,
+                response_serializer=pb.ModerateBatchResponse.SerializeToString,
+            ),
+        },
+    )
+
+
+class Gateway:
+    """A running gateway: the gRPC server plus what it owns."""
+
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        port: int,
+        health_servicer: health.aio.HealthServicer,
+        service: ModerationService,
+        grace_s: float,
+    ) -> None:
+        self.server = server
+        self.port = port
+        self.health = health_servicer
+        self.service = service
+        self._grace_s = grace_s
+        self._stopped = False
+
+    @classmethod
+    async def start(
+        cls,
+        settings: GatewaySettings,
+        policy: Policy,
+        classifiers: Mapping[str, Classifier],
+        *,
+        metrics: GatewayMetrics | None = None,
+    ) -> Self:
+        check_coverage(policy, classifiers)
+        metrics = metrics or GatewayMetrics()
+        service = ModerationService(settings, policy, classifiers, metrics)
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", settings.max_message_bytes),
+                ("grpc.max_send_message_length", settings.max_message_bytes),
+                ("grpc.so_reuseport", 0),
+            ],
+            maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        )
+        server.add_generic_rpc_handlers([_handlers(service)])
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+        if port == 0:
+            raise ConfigError(f"cannot bind {settings.host}:{settings.port}")
+        await server.start()
+        for name in ("", SERVICE_NAME):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "gateway serving on %s:%d (policy %s, classifiers %s, deadline %.0f ms)",
+            settings.host,
+            port,
+            policy.version,
+            {n: c.version for n, c in classifiers.items()},
+            settings.deadline_ms,
+        )
+        return cls(server, port, health_servicer, service, settings.shutdown_grace_s)
+
+    async def stop(self) -> None:
+        """Stop taking calls, drain in-flight ones for the grace period, close the models."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self._grace_s)
+        for clf in self.service.classifiers.values():
+            await clf.aclose()
+        log.info("gateway stopped")
+
+
+def load_classifiers(settings: GatewaySettings) -> dict[str, Classifier]:
+    return {
+        name: build_classifier(name, url, settings.onnx)
+        for name, url in settings.classifier_urls().items()
+    }
+
+
+async def serve(settings: GatewaySettings) -> None:
+    """Run a gateway until SIGINT/SIGTERM (``modgate serve``)."""
+    policy = load_policy(settings.policy_path)
+    classifiers = load_classifiers(settings)
+    metrics = GatewayMetrics()
+    gateway = await Gateway.start(settings, policy, classifiers, metrics=metrics)
+    if settings.metrics_port:
+        metrics.serve_http(settings.host, settings.metrics_port)
+        log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("shutting down: draining in-flight calls for up to %.1f s", settings.shutdown_grace_s)
+    await gateway.stop()

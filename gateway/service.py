@@ -1,0 +1,184 @@
+"""The Moderation service: decode → validate → features → fan-out → decide → verdict → log.
+
+One absolute deadline per RPC, computed at ingress: the configured ``deadline_ms`` or the
+caller's own gRPC deadline (less a small reply margin) if that is sooner. Every verdict gets
+a decision id and one structured log line with its scores, features, reasons and latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+
+from decision import Policy, decide
+from gateway.fanout import PostScores, fan_out
+from gateway.features import assemble_features
+from gateway.metrics import GatewayMetrics
+from gateway.status import status_for
+from gateway.validation import validate_batch, validate_request
+from gateway.wire import decode
+from models.interface import Classifier
+from modgate.errors import BadInputError
+from modgate.pb import moderation_pb2 as pb
+from modgate.settings import GatewaySettings
+from modgate.types import Action, Post
+
+log = logging.getLogger(__name__)
+decisions_log = logging.getLogger("modgate.decisions")
+
+# Time kept back from the caller's own deadline to serialize and send the reply.
+REPLY_MARGIN_S = 0.003
+
+_ACTIONS = {Action.ALLOW: pb.ALLOW, Action.REMOVE: pb.REMOVE, Action.DEFER: pb.DEFER}
+
+
+class ModerationService:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        policy: Policy,
+        classifiers: Mapping[str, Classifier],
+        metrics: GatewayMetrics,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.classifiers = dict(classifiers)
+        self.metrics = metrics
+        self._deadline_s = settings.deadline_ms / 1000.0
+
+    def deadline_for(self, context: grpc.aio.ServicerContext[Any, Any], start: float) -> float:
+        """Absolute loop-time deadline: ours, or the caller's if it is sooner."""
+        budget = self._deadline_s
+        remaining = context.time_remaining()
+        if remaining is not None:
+            budget = min(budget, max(remaining - REPLY_MARGIN_S, 0.0))
+        return start + budget
+
+    async def moderate(
+        self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Verdict:
+        start = asyncio.get_running_loop().time()
+        try:
+            post = validate_request(decode(pb.ModerateRequest, data), self.settings)
+            verdicts = await self._moderate([post], self.deadline_for(context, start), start)
+        except Exception as exc:  # RPC boundary: map to a status, log, count
+            await self._abort(context, exc, "Moderate")
+            raise  # unreachable: abort raises
+        self.metrics.latency.labels("Moderate").observe(asyncio.get_running_loop().time() - start)
+        return verdicts[0]
+
+    async def moderate_batch(
+        self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ModerateBatchResponse:
+        start = asyncio.get_running_loop().time()
+        try:
+            posts = validate_batch(decode(pb.ModerateBatchRequest, data), self.settings)
+            verdicts = await self._moderate(posts, self.deadline_for(context, start), start)
+        except Exception as exc:  # RPC boundary
+            await self._abort(context, exc, "ModerateBatch")
+            raise
+        self.metrics.latency.labels("ModerateBatch").observe(
+            asyncio.get_running_loop().time() - start
+        )
+        return pb.ModerateBatchResponse(verdicts=verdicts)
+
+    async def _moderate(
+        self, posts: Sequence[Post], deadline: float, start: float
+    ) -> list[pb.Verdict]:
+        features = [assemble_features(post) for post in posts]
+        scored = await fan_out(self.classifiers, posts, deadline=deadline)
+        latency_ms = (asyncio.get_running_loop().time() - start) * 1000.0
+        return [
+            self._verdict(post, feats, result, latency_ms)
+            for post, feats, result in zip(posts, features, scored, strict=True)
+        ]
+
+    def _verdict(
+        self, post: Post, features: dict[str, Any], result: PostScores, latency_ms: float
+    ) -> pb.Verdict:
+        verdict = decide(
+            result.scores,
+            features,
+            self.policy,
+            missing=result.missing_categories,
+            spike=self.settings.spike_mode,
+        )
+        decision_id = uuid.uuid4().hex
+        missing = sorted(result.missing_models.items())
+        message = pb.Verdict(
+            post_id=post.post_id,
+            action=_ACTIONS[verdict.action],
+            scores=verdict.scores,
+            reasons=[
+                pb.Reason(
+                    code=r.code,
+                    category=r.category,
+                    action=_ACTIONS[r.action],
+                    score=r.score,
+                    threshold=r.threshold,
+                    detail=r.detail,
+                )
+                for r in verdict.reasons
+            ],
+            reason_codes=verdict.reason_codes,
+            policy_version=verdict.policy_version,
+            models=[pb.ModelVersion(name=m.name, version=m.version) for m in result.answered],
+            degraded=bool(missing),
+            missing_models=[name for name, _ in missing],
+            missing_reasons=[f"{name}: {reason}" for name, reason in missing],
+            decision_id=decision_id,
+            server_latency_ms=latency_ms,
+            spike_mode=verdict.spike_mode,
+        )
+        self._record(post, features, verdict.action, message, missing)
+        return message
+
+    def _record(
+        self,
+        post: Post,
+        features: dict[str, Any],
+        action: Action,
+        message: pb.Verdict,
+        missing: list[tuple[str, str]],
+    ) -> None:
+        self.metrics.verdicts.labels(action.value, str(message.degraded).lower()).inc()
+        for name, reason in missing:
+            self.metrics.model_missing.labels(name, reason.split(":")[0]).inc()
+        decisions_log.info(
+            "decision",
+            extra={
+                "fields": {
+                    "decision_id": message.decision_id,
+                    "post_id": post.post_id,
+                    "action": action.value,
+                    "scores": dict(message.scores),
+                    "reasons": list(message.reason_codes),
+                    "features": features,
+                    "models": {m.name: m.version for m in message.models},
+                    "missing": dict(missing),
+                    "policy_version": message.policy_version,
+                    "spike_mode": message.spike_mode,
+                    "latency_ms": round(message.server_latency_ms, 3),
+                    "client_metadata": dict(post.client_metadata),
+                    "logged_at": time.time(),
+                }
+            },
+        )
+
+    async def _abort(
+        self, context: grpc.aio.ServicerContext[Any, Any], exc: Exception, method: str
+    ) -> None:
+        code, details = status_for(exc)
+        if isinstance(exc, BadInputError):
+            self.metrics.invalid.labels(method).inc()
+            log.info("rejected %s: %s", method, details)
+        else:
+            self.metrics.errors.labels(method).inc()
+            log.error("%s failed", method, exc_info=exc)
+        await context.abort(code, details)
