@@ -3,6 +3,8 @@
 CPU-bound inference never runs on the event loop. ``OnnxSession.run`` hands the call to a
 bounded executor, waits at most the caller's budget and, if the budget runs out, tells ONNX
 Runtime to abandon the run (``RunOptions.terminate``) so a late call frees its worker.
+Input preparation (tokenizing, feature building) can travel with the run as a callable, so
+it happens on the same worker in the same hop and never on the event loop.
 Admission is bounded too: at most ``max_in_flight`` calls queue per session; a call that
 cannot get a slot within its budget times out instead of piling up behind others.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from models.errors import ArtifactError, ModelTimeoutError, ModelUnavailableErro
 from modgate.settings import ExecutionProvider
 
 log = logging.getLogger(__name__)
+
+Feeds = Mapping[str, np.ndarray]
 
 _ORT_PROVIDERS = {
     ExecutionProvider.CPU: "CPUExecutionProvider",
@@ -82,8 +86,17 @@ class OnnxSession:
         outputs: list[np.ndarray] = self._session.run(None, dict(feeds), run_options)
         return outputs
 
-    async def run(self, feeds: Mapping[str, np.ndarray], *, timeout_s: float) -> list[np.ndarray]:
-        """Run in the executor within ``timeout_s``; raise ModelTimeoutError past it."""
+    def _prepare_and_run(
+        self, feeds: Feeds | Callable[[], Feeds], run_options: ort.RunOptions
+    ) -> list[np.ndarray]:
+        return self.run_sync(feeds() if callable(feeds) else feeds, run_options)
+
+    async def run(
+        self, feeds: Feeds | Callable[[], Feeds], *, timeout_s: float
+    ) -> list[np.ndarray]:
+        """Run in the executor within ``timeout_s``; raise ModelTimeoutError past it.
+
+        ``feeds`` may be a callable that builds them: it then runs on the worker too."""
         if self._executor is None:
             raise ModelUnavailableError(self.name, self.version, "session is closed")
         if timeout_s <= 0:
@@ -96,7 +109,7 @@ class OnnxSession:
             raise ModelTimeoutError(self.name, self.version, "no inference slot in time") from None
         run_options = ort.RunOptions()
         try:
-            future = loop.run_in_executor(self._executor, self.run_sync, feeds, run_options)
+            future = loop.run_in_executor(self._executor, self._prepare_and_run, feeds, run_options)
             return await asyncio.wait_for(future, max(deadline - loop.time(), 0.0))
         except TimeoutError:
             run_options.terminate = True
