@@ -1,0 +1,154 @@
+"""The ``modgate`` command. Each subcommand is a thin wrapper over a library function that
+the tests call too; rooms are imported lazily so ``modgate --help`` stays fast."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modgate.errors import ConfigError
+
+app = typer.Typer(
+    help="modgate: self-hosted, low-latency content moderation.", no_args_is_help=True
+)
+train_app = typer.Typer(
+    help="Train models from ../shared/data (or MODGATE_DATA_DIR).", no_args_is_help=True
+)
+policy_app = typer.Typer(help="Inspect and validate policy files.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(policy_app, name="policy")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (MODGATE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="gRPC port, 0 = any (MODGATE_PORT).")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML (MODGATE_POLICY_PATH).")] = None,
+) -> None:
+    """Run the gRPC gateway on its settings (defaults: embedded ONNX Runtime on CPU)."""
+    from gateway.server import serve as serve_gateway
+    from modgate.logging import setup_logging
+    from modgate.settings import load_gateway_settings
+
+    overrides = {
+        k: v
+        for k, v in {"host": host, "port": port, "policy_path": policy}.items()
+        if v is not None
+    }
+    try:
+        settings = load_gateway_settings(**overrides)
+        setup_logging(settings.log_level, json_lines=settings.log_json)
+        asyncio.run(serve_gateway(settings))
+    except ConfigError as exc:
+        _fail(f"modgate serve: {exc}")
+
+
+@app.command()
+def moderate(
+    text: Annotated[str, typer.Option(help="Post text.")] = "",
+    image: Annotated[list[Path] | None, typer.Option(help="Image file (repeatable).")] = None,
+    target: Annotated[str, typer.Option(help="Gateway address HOST:PORT.")] = "127.0.0.1:50051",
+    region: Annotated[str, typer.Option(help="Region code, e.g. DE or EU.")] = "",
+    language: Annotated[str, typer.Option(help="Language hint, e.g. en.")] = "",
+    post_id: Annotated[str, typer.Option(help="Post id (default: a random one).")] = "",
+    author_id: Annotated[str, typer.Option()] = "",
+    followers: Annotated[int | None, typer.Option()] = None,
+    account_age_days: Annotated[float | None, typer.Option()] = None,
+    timeout_s: Annotated[float, typer.Option(help="Client deadline in seconds.")] = 2.0,
+) -> None:
+    """Send one post to a running gateway and print the verdict as JSON."""
+    import uuid
+
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+
+    from gateway.client import build_request
+    from gateway.client import moderate as call
+
+    request = build_request(
+        post_id=post_id or f"cli-{uuid.uuid4().hex[:12]}",
+        text=text,
+        image_paths=image or [],
+        region=region,
+        language_hint=language,
+        author_id=author_id,
+        followers=followers,
+        account_age_days=account_age_days,
+    )
+    try:
+        verdict = asyncio.run(call(target, request, timeout_s=timeout_s))
+    except grpc.aio.AioRpcError as exc:
+        typer.echo(json.dumps({"status": exc.code().name, "details": exc.details()}), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(MessageToDict(verdict, preserving_proto_field_name=True), indent=2))
+
+
+@train_app.command("spam")
+def train_spam(
+    data_dir: Annotated[Path | None, typer.Option(help="Data root (MODGATE_DATA_DIR).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Artifact directory.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (MODGATE_SEED).")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Train on a stratified subset of N rows.")
+    ] = None,
+) -> None:
+    """Train the XGBoost spam model, export it to ONNX, check parity, write the model card."""
+    from modgate.settings import TrainSettings
+    from retrain.spam import train_spam as run
+
+    settings = TrainSettings()
+    out_dir = out or settings.artifacts_dir / "spam"
+    report = run(
+        data_dir or settings.data_dir,
+        out_dir,
+        seed=settings.seed if seed is None else seed,
+        limit=limit,
+    )
+    typer.echo(json.dumps({"artifact": str(out_dir), **_as_dict(report)}, indent=2, default=str))
+
+
+def _as_dict(report: object) -> dict[str, object]:
+    import dataclasses
+
+    return dataclasses.asdict(report) if dataclasses.is_dataclass(report) else {"report": report}  # type: ignore[arg-type]
+
+
+@policy_app.command("check")
+def policy_check(path: Path) -> None:
+    """Validate a policy file and print its effective thresholds per region."""
+    from decision import load_policy
+
+    try:
+        policy = load_policy(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    table: dict[str, dict[str, object]] = {}
+    for region in ["", *policy.regions]:
+        key = region or "default"
+        table[key] = {
+            cat: policy.effective(cat, region=region).model_dump(exclude={"description"})
+            for cat in policy.categories
+        }
+    typer.echo(json.dumps({"version": policy.version, "effective": table}, indent=2))
+
+
+@app.command()
+def version() -> None:
+    """Print the modgate version."""
+    from modgate import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())
