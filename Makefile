@@ -1,0 +1,42 @@
+# modgate developer commands. `make serve` and `make test` are the two commands README.md
+# gives a new user; both set up the virtual environment first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= cpu,train,dev
+STAMP := $(VENV)/.installed-$(EXTRAS)
+
+.PHONY: setup serve test lint typecheck unit integration bench train-spam clean
+
+$(STAMP): pyproject.toml constraints.txt proto/moderation.proto
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install modgate with the cpu, train and dev extras
+
+serve: $(STAMP)  ## run the gateway on its embedded defaults (127.0.0.1:50051)
+	$(BIN)/modgate serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck  ## lint, type-check, then every test (unit + integration + e2e)
+	$(BIN)/python -m pytest tests
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+bench: $(STAMP)  ## micro-benchmarks; figures land in bench/results/
+	$(BIN)/python -m bench.micro
+
+train-spam: $(STAMP)
+	$(BIN)/modgate train spam
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks
