@@ -1,0 +1,1 @@
+"""Micro-benchmarks (pytest-benchmark). Run all: ``python -m bench.micro`` (or ``make bench``)."""
