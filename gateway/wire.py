@@ -33,16 +33,23 @@ def decode(message_type: type[M], data: bytes) -> M:
         raise BadInputError(path or "request", problem) from None
     unknown = _first_unknown_field(message, "")
     if unknown:
-        raise BadInputError(
-            unknown, "unknown field (is the client's proto newer than the server's?)"
-        )
+        raise BadInputError(*unknown)
     return message
 
 
-def _first_unknown_field(message: Message, prefix: str) -> str | None:
+def _first_unknown_field(message: Message, prefix: str) -> tuple[str, str] | None:
+    """(path, problem) of the first unknown field. Protobuf also files a *known* field sent
+    with the wrong wire type (a string where a number belongs) as unknown: name it."""
     unknown = UnknownFieldSet(message)
     if len(unknown):
-        return f"{prefix}#{unknown[0].field_number}"
+        number = unknown[0].field_number
+        known = message.DESCRIPTOR.fields_by_number.get(number)
+        if known is not None:
+            return f"{prefix}{known.name}", "wrong type for this field"
+        return (
+            f"{prefix}#{number}",
+            "unknown field (is the client's proto newer than the server's?)",
+        )
     for field, value in message.ListFields():
         if field.type != FieldDescriptor.TYPE_MESSAGE:
             continue

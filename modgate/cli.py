@@ -90,7 +90,10 @@ def moderate(
     except grpc.aio.AioRpcError as exc:
         typer.echo(json.dumps({"status": exc.code().name, "details": exc.details()}), err=True)
         raise typer.Exit(1) from None
-    typer.echo(json.dumps(MessageToDict(verdict, preserving_proto_field_name=True), indent=2))
+    as_dict = MessageToDict(
+        verdict, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    typer.echo(json.dumps(as_dict, indent=2))
 
 
 @train_app.command("spam")

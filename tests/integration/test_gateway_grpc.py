@@ -136,6 +136,7 @@ BAD_REQUESTS: list[tuple[str, bytes, str]] = [
         "#100:",
     ),
     ("garbage bytes", b"\xff\xff\xff\xff\xff", "request: malformed"),
+    ("wrong type", b"\x0a\x01b\x18\x05", "text: wrong type"),
 ]
 
 

@@ -101,6 +101,18 @@ def test_undecodable_bytes_name_the_field(data: bytes, field: str, problem: str)
     assert problem in info.value.message
 
 
+def test_wrong_wire_type_for_known_field_names_it() -> None:
+    author = b"\x1a\x03abc"  # followers (an int64) sent as a string
+    data = b"\x0a\x02p1" + b"\x12" + bytes([len(author)]) + author
+    with pytest.raises(BadInputError) as info:
+        decode(pb.ModerateRequest, data)
+    assert info.value.field == "author.followers"
+    assert "wrong type" in info.value.message
+    with pytest.raises(BadInputError) as info:
+        decode(pb.ModerateRequest, b"\x0a\x02p1\x18\x05")  # text sent as a number
+    assert info.value.field == "text"
+
+
 def test_unknown_field_inside_nested_message_is_named() -> None:
     author = pb.Author(id="a").SerializeToString() + b"\xa0\x06\x01"
     data = b"\x0a\x02p1" + b"\x12" + bytes([len(author)]) + author
