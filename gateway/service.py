@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -63,30 +63,39 @@ class ModerationService:
     async def moderate(
         self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Verdict:
-        start = asyncio.get_running_loop().time()
-        try:
-            post = validate_request(decode(pb.ModerateRequest, data), self.settings)
-            verdicts = await self._moderate([post], self.deadline_for(context, start), start)
-        except Exception as exc:  # RPC boundary: map to a status, log, count
-            await self._abort(context, exc, "Moderate")
-            raise  # unreachable: abort raises
-        self.metrics.latency.labels("Moderate").observe(asyncio.get_running_loop().time() - start)
+        def parse(raw: bytes) -> list[Post]:
+            return [validate_request(decode(pb.ModerateRequest, raw), self.settings)]
+
+        verdicts = await self._serve("Moderate", data, context, parse)
         return verdicts[0]
 
     async def moderate_batch(
         self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ModerateBatchResponse:
-        start = asyncio.get_running_loop().time()
-        try:
-            posts = validate_batch(decode(pb.ModerateBatchRequest, data), self.settings)
-            verdicts = await self._moderate(posts, self.deadline_for(context, start), start)
-        except Exception as exc:  # RPC boundary
-            await self._abort(context, exc, "ModerateBatch")
-            raise
-        self.metrics.latency.labels("ModerateBatch").observe(
-            asyncio.get_running_loop().time() - start
-        )
+        def parse(raw: bytes) -> list[Post]:
+            return validate_batch(decode(pb.ModerateBatchRequest, raw), self.settings)
+
+        verdicts = await self._serve("ModerateBatch", data, context, parse)
         return pb.ModerateBatchResponse(verdicts=verdicts)
+
+    async def _serve(
+        self,
+        method: str,
+        data: bytes,
+        context: grpc.aio.ServicerContext[Any, Any],
+        parse: Callable[[bytes], list[Post]],
+    ) -> list[pb.Verdict]:
+        """The frame every RPC shares: deadline at ingress, parse, moderate, map errors, time."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            posts = parse(data)
+            verdicts = await self._moderate(posts, self.deadline_for(context, start), start)
+        except Exception as exc:  # RPC boundary: map to a status, log, count
+            await self._abort(context, exc, method)
+            raise  # unreachable: abort raises
+        self.metrics.latency.labels(method).observe(loop.time() - start)
+        return verdicts
 
     async def _moderate(
         self, posts: Sequence[Post], deadline: float, start: float
