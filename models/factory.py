@@ -6,24 +6,12 @@ which classifier it is (``"kind": "spam"``…). ``triton://`` joins when that ba
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from models.artifact import read_metadata
 from models.errors import ArtifactError
 from models.interface import Classifier
 from modgate.settings import ClassifierUrl, OnnxSettings
-
-
-def read_metadata(model_path: Path) -> dict[str, object]:
-    """The artifact's ``metadata.json`` (beside the model file), or ArtifactError."""
-    meta_path = model_path.with_name("metadata.json")
-    try:
-        document = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ArtifactError(model_path.stem, "?", f"cannot read {meta_path}: {exc}") from exc
-    if not isinstance(document, dict):
-        raise ArtifactError(model_path.stem, "?", f"{meta_path} must hold a JSON object")
-    return document
 
 
 def build_classifier(name: str, url: ClassifierUrl, onnx: OnnxSettings) -> Classifier:
@@ -31,9 +19,10 @@ def build_classifier(name: str, url: ClassifierUrl, onnx: OnnxSettings) -> Class
     if url.scheme != "onnx":
         raise ArtifactError(name, "?", f"backend {url.scheme!r} is not available")
     path = Path(url.location)
-    kind = read_metadata(path).get("kind")
+    metadata = read_metadata(path, name=name)
+    kind = metadata.get("kind")
     if kind == "spam":
         from models.spam import SpamClassifier
 
-        return SpamClassifier.from_artifact(path, name=name, onnx=onnx)
+        return SpamClassifier.from_artifact(path, name=name, onnx=onnx, metadata=metadata)
     raise ArtifactError(name, "?", f"{path}: unknown classifier kind {kind!r} in metadata.json")

@@ -13,7 +13,6 @@ loop), within the caller's budget.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from models.artifact import METADATA_FILE, read_metadata
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
 from models.onnx_backend import OnnxSession
 from models.spam_features import FEATURE_NAMES, HASH_BUCKETS, N_FEATURES, build_features
 from modgate.settings import OnnxSettings
 from modgate.types import SPAM, Category, Post, Scores
-
-METADATA_FILE = "metadata.json"
 
 _REQUIRED_KEYS = (
     "kind",
@@ -52,14 +50,8 @@ class SpamArtifact:
     positive_index: int
 
 
-def read_spam_metadata(path: Path, *, name: str) -> SpamArtifact:
-    """Read and validate a spam ``metadata.json``; raise ArtifactError naming what is wrong."""
-    try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(name, "unknown", f"cannot read {path}: {exc}") from exc
-    if not isinstance(metadata, dict):
-        raise ArtifactError(name, "unknown", f"{path}: expected a JSON object")
+def check_spam_metadata(metadata: dict[str, Any], path: Path, *, name: str) -> SpamArtifact:
+    """Validate a spam artifact's metadata; raise ArtifactError naming what is wrong."""
     version = str(metadata.get("version", "unknown"))
 
     def fail(message: str) -> ArtifactError:
@@ -116,9 +108,19 @@ class SpamClassifier:
         self._output_index = output_index
 
     @classmethod
-    def from_artifact(cls, model_path: Path, *, name: str, onnx: OnnxSettings) -> SpamClassifier:
-        """Load ``model_path`` with the ``metadata.json`` beside it; ArtifactError if invalid."""
-        artifact = read_spam_metadata(model_path.parent / METADATA_FILE, name=name)
+    def from_artifact(
+        cls,
+        model_path: Path,
+        *,
+        name: str,
+        onnx: OnnxSettings,
+        metadata: dict[str, Any] | None = None,
+    ) -> SpamClassifier:
+        """Load ``model_path`` with the ``metadata.json`` beside it (or ``metadata`` already
+        read from it); ArtifactError if invalid."""
+        if metadata is None:
+            metadata = read_metadata(model_path, name=name)
+        artifact = check_spam_metadata(metadata, model_path.with_name(METADATA_FILE), name=name)
         session = OnnxSession(
             model_path,
             name=name,
