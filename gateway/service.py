@@ -18,7 +18,7 @@ import grpc
 
 from decision import Policy, decide
 from gateway.fanout import PostScores, fan_out
-from gateway.features import assemble_features
+from gateway.features import TextAnalyzer, assemble_features
 from gateway.metrics import GatewayMetrics
 from gateway.status import status_for
 from gateway.validation import validate_batch, validate_request
@@ -45,8 +45,10 @@ class ModerationService:
         policy: Policy,
         classifiers: Mapping[str, Classifier],
         metrics: GatewayMetrics,
+        text_analyzer: TextAnalyzer | None = None,
     ) -> None:
         self.settings = settings
+        self.text_analyzer = text_analyzer or TextAnalyzer()
         self.policy = policy
         self.classifiers = dict(classifiers)
         self.metrics = metrics
@@ -100,7 +102,7 @@ class ModerationService:
     async def _moderate(
         self, posts: Sequence[Post], deadline: float, start: float
     ) -> list[pb.Verdict]:
-        features = [assemble_features(post) for post in posts]
+        features = [assemble_features(post, self.text_analyzer.analyze(post)) for post in posts]
         scored = await fan_out(self.classifiers, posts, deadline=deadline)
         latency_ms = (asyncio.get_running_loop().time() - start) * 1000.0
         return [
@@ -144,6 +146,8 @@ class ModerationService:
             decision_id=decision_id,
             server_latency_ms=latency_ms,
             spike_mode=verdict.spike_mode,
+            language=str(features["language"] or ""),
+            text_normalization=[s for s in str(features["text_normalization"]).split(",") if s],
         )
         self._record(post, features, verdict.action, message, missing)
         return message

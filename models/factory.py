@@ -1,7 +1,8 @@
 """Build classifiers from settings: a URL picks the backend, the artifact picks the kind.
 
 ``onnx:///path/model.onnx`` loads in-process; the ``metadata.json`` beside the model says
-which classifier it is (``"kind": "spam"``…). ``triton://`` joins when that backend lands.
+which classifier it is (``"kind": "spam"``, ``"text"``…). ``triton://`` joins when that
+backend lands.
 """
 
 from __future__ import annotations
@@ -25,4 +26,8 @@ def build_classifier(name: str, url: ClassifierUrl, onnx: OnnxSettings) -> Class
         from models.spam import SpamClassifier
 
         return SpamClassifier.from_artifact(path, name=name, onnx=onnx, metadata=metadata)
+    if kind == "text":
+        from models.text import TextClassifier
+
+        return TextClassifier.from_artifact(path, name=name, onnx=onnx, metadata=metadata)
     raise ArtifactError(name, "?", f"{path}: unknown classifier kind {kind!r} in metadata.json")

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from modgate.errors import ConfigError
+from modgate.errors import ConfigError, ModgateError
 
 app = typer.Typer(
     help="modgate: self-hosted, low-latency content moderation.", no_args_is_help=True
@@ -19,9 +19,11 @@ app = typer.Typer(
 train_app = typer.Typer(
     help="Train models from ../shared/data (or MODGATE_DATA_DIR).", no_args_is_help=True
 )
+export_app = typer.Typer(help="Export trained models to ONNX.", no_args_is_help=True)
 policy_app = typer.Typer(help="Inspect and validate policy files.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(policy_app, name="policy")
+app.add_typer(export_app, name="export")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -96,6 +98,30 @@ def moderate(
     typer.echo(json.dumps(as_dict, indent=2))
 
 
+@app.command()
+def score(
+    in_path: Annotated[Path, typer.Option("--in", help="JSONL: one {id, text} per line.")],
+    out_path: Annotated[Path, typer.Option("--out", help="JSONL verdicts, one per line.")],
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML (MODGATE_POLICY_PATH).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Posts per model batch.")] = 64,
+) -> None:
+    """Score a JSONL file in-process through the serving path (models, language id, policy)."""
+    from decision import load_policy
+    from gateway.batch_score import score_paths
+    from modgate.settings import load_gateway_settings
+
+    try:
+        overrides = {"policy_path": policy} if policy else {}
+        settings = load_gateway_settings(**overrides)
+        loaded = load_policy(settings.policy_path)
+        summary = score_paths(
+            in_path, out_path, settings=settings, policy=loaded, batch_size=batch_size
+        )
+    except ModgateError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({"out": str(out_path), **_as_dict(summary)}, indent=2))
+
+
 @train_app.command("spam")
 def train_spam(
     data_dir: Annotated[Path | None, typer.Option(help="Data root (MODGATE_DATA_DIR).")] = None,
@@ -118,6 +144,73 @@ def train_spam(
         limit=limit,
     )
     typer.echo(json.dumps({"artifact": str(out_dir), **_as_dict(report)}, indent=2, default=str))
+
+
+@train_app.command("text")
+def train_text(
+    data_dir: Annotated[Path | None, typer.Option(help="Data root (MODGATE_DATA_DIR).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Artifact directory.")] = None,
+    checkpoint: Annotated[
+        Path, typer.Option(help="Where the PyTorch checkpoint is written.")
+    ] = Path("build/text-checkpoint"),
+    init: Annotated[str, typer.Option(help="Start from: e5, minilm or scratch.")] = "e5",
+    layers: Annotated[str, typer.Option(help="e5 encoder layers to keep, e.g. 0-5.")] = "0-5",
+    epochs: Annotated[float, typer.Option(help="Passes over the training rows.")] = 1.0,
+    cap: Annotated[
+        int | None, typer.Option(help="Cap every source at N train rows (tiny runs, CI).")
+    ] = None,
+    max_pieces: Annotated[int, typer.Option(help="Vocabulary size after pruning (e5).")] = 40000,
+    seed: Annotated[int | None, typer.Option(help="Random seed (MODGATE_SEED).")] = None,
+    evaluate: Annotated[bool, typer.Option(help="Run the held-out evaluation.")] = True,
+) -> None:
+    """Fine-tune the text classifier, export ONNX (fp32 + int8), check parity, write the card."""
+    from modgate.settings import DEFAULT_POLICY, TrainSettings
+    from retrain.text import TextTrainConfig, train_text_checkpoint
+    from retrain.text_artifact import build_text_artifact
+
+    settings = TrainSettings()
+    config = TextTrainConfig(
+        init=init,
+        layers=layers,
+        epochs=epochs,
+        cap_all=cap,
+        max_pieces=max_pieces,
+        seed=settings.seed if seed is None else seed,
+    )
+    data = data_dir or settings.data_dir
+    train_text_checkpoint(data, checkpoint, config)
+    metrics = build_text_artifact(
+        checkpoint,
+        out or settings.artifacts_dir / "text",
+        data_dir=data,
+        policy_path=DEFAULT_POLICY,
+        evaluate=evaluate,
+    )
+    typer.echo(json.dumps({"version": metrics["version"], "parity": metrics["parity"]}, indent=2))
+
+
+@export_app.command("text")
+def export_text(
+    checkpoint: Annotated[Path, typer.Option(help="Checkpoint from `modgate train text`.")],
+    out: Annotated[Path | None, typer.Option(help="Artifact directory.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data root (MODGATE_DATA_DIR).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Serving token budget.")] = None,
+    evaluate: Annotated[bool, typer.Option(help="Run the held-out evaluation.")] = True,
+) -> None:
+    """Export a trained text checkpoint to ONNX (dynamic batch/sequence) + int8, with parity."""
+    from modgate.settings import DEFAULT_POLICY, TrainSettings
+    from retrain.text_artifact import build_text_artifact
+
+    settings = TrainSettings()
+    metrics = build_text_artifact(
+        checkpoint,
+        out or settings.artifacts_dir / "text",
+        data_dir=data_dir or settings.data_dir,
+        policy_path=DEFAULT_POLICY,
+        max_tokens=max_tokens,
+        evaluate=evaluate,
+    )
+    typer.echo(json.dumps({"version": metrics["version"], "parity": metrics["parity"]}, indent=2))
 
 
 def _as_dict(report: object) -> dict[str, object]:

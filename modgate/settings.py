@@ -60,7 +60,10 @@ class ClassifierUrl(BaseModel):
 
 
 def _default_classifiers() -> dict[str, str]:
-    return {"spam": f"onnx://{ARTIFACTS_DIR / 'spam' / 'model.onnx'}"}
+    return {
+        "text": f"onnx://{ARTIFACTS_DIR / 'text' / 'model.onnx'}",
+        "spam": f"onnx://{ARTIFACTS_DIR / 'spam' / 'model.onnx'}",
+    }
 
 
 class OnnxSettings(BaseModel):

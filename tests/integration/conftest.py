@@ -1,4 +1,4 @@
-"""Integration fixtures: a real gRPC gateway on 127.0.0.1 with the shipped spam model."""
+"""Integration fixtures: a real gRPC gateway on 127.0.0.1 with the shipped models."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from decision import load_policy
 from gateway.server import Gateway
 from models.interface import Classifier
 from models.spam import SpamClassifier
+from models.text import TextClassifier
 from modgate.pb import moderation_pb2_grpc as pb_grpc
 from modgate.settings import ARTIFACTS_DIR, GatewaySettings, OnnxSettings
 
@@ -21,6 +22,12 @@ StartGateway = Callable[..., Awaitable[tuple[Gateway, pb_grpc.ModerationStub]]]
 def spam_classifier() -> SpamClassifier:
     return SpamClassifier.from_artifact(
         ARTIFACTS_DIR / "spam" / "model.onnx", name="spam", onnx=OnnxSettings()
+    )
+
+
+def text_classifier() -> TextClassifier:
+    return TextClassifier.from_artifact(
+        ARTIFACTS_DIR / "text" / "model.onnx", name="text", onnx=OnnxSettings()
     )
 
 
