@@ -1,5 +1,7 @@
 """Golden-file test for ``decide``: every case in golden/decision_cases.yaml, decided against
-the reference policy, must match golden/decision_expected.json exactly."""
+golden/policy.yaml (a frozen copy of the reference policy as of 2026-11-21.1, so retuning the
+shipped thresholds for a new model does not rewrite engine goldens), must match
+golden/decision_expected.json exactly."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import pytest
 import yaml
 
 from decision import decide, load_policy
-from modgate.settings import DEFAULT_POLICY
 from modgate.types import Verdict
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -37,7 +38,7 @@ def _as_json(verdict: Verdict) -> dict[str, Any]:
 
 
 def _decide_all() -> dict[str, dict[str, Any]]:
-    policy = load_policy(DEFAULT_POLICY)
+    policy = load_policy(GOLDEN / "policy.yaml")
     return {
         case["name"]: _as_json(
             decide(

@@ -95,7 +95,7 @@ def test_remove_above_null_never_removes() -> None:
 
 
 def test_reasons_are_ordered_most_severe_first() -> None:
-    policy = load_policy(DEFAULT_POLICY)
+    policy = load_policy(Path(__file__).parent / "golden" / "policy.yaml")
     verdict = decide({"spam": 0.8, "hate": 0.99}, {}, policy, missing=["toxicity"])
     severities = [r.action.severity for r in verdict.reasons]
     assert severities == sorted(severities, reverse=True)
