@@ -9,9 +9,9 @@ and turns already-normalized texts into ``input_ids`` / ``attention_mask`` array
   longer than ``32·C`` characters is cut to its first and last ``16·C`` characters (no piece
   is longer than 16 characters), which bounds tokenization cost without changing the result
   for the kept tokens;
-* **length bucketing**: a batch is padded to the smallest bucket (16, 32, 64, 128, …) that
-  holds its longest row, so ONNX Runtime sees a handful of shapes and short posts never pay
-  for long ones;
+* **length bucketing**: a batch is padded to the smallest bucket (16, 24, 32, 48, 64, 80, 96,
+  128, …) that holds its longest row, so ONNX Runtime sees a bounded set of shapes and short
+  posts never pay for long ones;
 * **pre-allocated buffers**: padding writes into per-thread ``int64`` buffers of the largest
   bucket that are reused across calls (the arrays returned are views into them, valid
   until the same thread encodes again).
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-DEFAULT_BUCKETS = (16, 32, 64, 128, 256, 512)
+DEFAULT_BUCKETS = (16, 24, 32, 48, 64, 80, 96, 128, 192, 256, 384, 512)
 MAX_CHARS_PER_TOKEN = 16
 
 

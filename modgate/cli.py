@@ -155,7 +155,7 @@ def train_text(
     ] = Path("build/text-checkpoint"),
     init: Annotated[str, typer.Option(help="Start from: e5, minilm or scratch.")] = "e5",
     layers: Annotated[str, typer.Option(help="e5 encoder layers to keep, e.g. 0-5.")] = "0-5",
-    epochs: Annotated[float, typer.Option(help="Passes over the training rows.")] = 1.0,
+    epochs: Annotated[float, typer.Option(help="Passes over the training rows.")] = 1.5,
     cap: Annotated[
         int | None, typer.Option(help="Cap every source at N train rows (tiny runs, CI).")
     ] = None,

@@ -54,12 +54,12 @@ DEFAULT_CAPS: dict[str, int] = {
     "mlma_en": 2500,
     "mlma_fr": 2500,
     "mlma_ar": 2500,
-    "mhc_ar": 1500,
-    "mhc_nl": 1500,
-    "mhc_fr": 1500,
-    "mhc_de": 1500,
-    "mhc_hi": 1500,
-    "mhc_it": 1500,
+    "mhc_ar": 2500,
+    "mhc_nl": 2500,
+    "mhc_fr": 2500,
+    "mhc_de": 2500,
+    "mhc_hi": 2500,
+    "mhc_it": 2500,
 }
 
 
@@ -74,7 +74,7 @@ class TextTrainConfig:
     train_max_tokens: int = 64
     serve_max_tokens: int = 128
     batch_size: int = 32
-    epochs: float = 1.0
+    epochs: float = 1.5
     lr: float = 6e-5
     head_lr: float = 2e-3
     weight_decay: float = 0.01

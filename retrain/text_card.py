@@ -119,6 +119,7 @@ def render_text_card(metrics: Mapping[str, Any], metadata: Mapping[str, Any]) ->
         "(independent sigmoid heads), "
         "served by `models/text.py` through ONNX Runtime; "
         "the file served by default is the int8 model.\n",
+        "Candidate comparison, latency against PyTorch and the targets: `docs/text_model.md`.\n",
         "## Model\n",
         f"- Encoder: {train['encoder']}; "
         "masked mean pooling → linear head → per-label calibration.",
