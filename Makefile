@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= cpu,train,dev
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: setup serve test lint typecheck unit integration bench train-spam clean
+.PHONY: setup serve test lint typecheck unit integration bench bench-text train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt proto/moderation.proto
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,14 @@ unit: $(STAMP)
 bench: $(STAMP)  ## micro-benchmarks; figures land in bench/results/
 	$(BIN)/python -m bench.micro
 
+bench-text: $(STAMP)  ## text model: modgate ONNX (int8, fp32) vs PyTorch, side by side
+	$(BIN)/python -m bench.text_latency
+
 train-spam: $(STAMP)
 	$(BIN)/modgate train spam
+
+train-text: $(STAMP)  ## reproduce models/artifacts/text (about 20 min on 2 CPU cores)
+	$(BIN)/modgate train text --checkpoint build/text-checkpoint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks
