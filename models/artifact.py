@@ -4,6 +4,7 @@ the model is (kind, version, categories, input/output layout). One reader for ev
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +23,21 @@ def read_metadata(model_path: Path, *, name: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ArtifactError(name, "unknown", f"{meta_path}: expected a JSON object")
     return document
+
+
+def metadata_checker(
+    metadata: dict[str, Any], path: Path, *, name: str, kind: str, required: Sequence[str]
+) -> Callable[[str], ArtifactError]:
+    """Check ``kind`` and the ``required`` keys of a model's metadata; return ``fail(message)``,
+    which builds an ArtifactError naming the model, its version and the file."""
+    version = str(metadata.get("version", "unknown"))
+
+    def fail(message: str) -> ArtifactError:
+        return ArtifactError(name, version, f"{path}: {message}")
+
+    missing = [k for k in required if k not in metadata]
+    if missing:
+        raise fail(f"missing keys {missing}")
+    if metadata["kind"] != kind:
+        raise fail(f"kind is {metadata['kind']!r}, expected {kind!r}")
+    return fail

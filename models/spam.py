@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from models.artifact import METADATA_FILE, read_metadata
+from models.artifact import METADATA_FILE, metadata_checker, read_metadata
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
 from models.onnx_backend import OnnxSession
 from models.spam_features import FEATURE_NAMES, HASH_BUCKETS, N_FEATURES, build_features
@@ -52,23 +52,14 @@ class SpamArtifact:
 
 def check_spam_metadata(metadata: dict[str, Any], path: Path, *, name: str) -> SpamArtifact:
     """Validate a spam artifact's metadata; raise ArtifactError naming what is wrong."""
-    version = str(metadata.get("version", "unknown"))
-
-    def fail(message: str) -> ArtifactError:
-        return ArtifactError(name, version, f"{path}: {message}")
-
-    missing = [k for k in _REQUIRED_KEYS if k not in metadata]
-    if missing:
-        raise fail(f"missing keys {missing}")
-    if metadata["kind"] != "spam":
-        raise fail(f"kind is {metadata['kind']!r}, expected 'spam'")
+    fail = metadata_checker(metadata, path, name=name, kind="spam", required=_REQUIRED_KEYS)
     if metadata["categories"] != [SPAM]:
         raise fail(f"categories are {metadata['categories']!r}, expected [{SPAM!r}]")
     _check_features(metadata, fail)
     if metadata["positive_index"] not in (0, 1):
         raise fail(f"positive_index is {metadata['positive_index']!r}, expected 0 or 1")
     return SpamArtifact(
-        version=version,
+        version=str(metadata["version"]),
         input_name=str(metadata["input_name"]),
         probabilities_output=str(metadata["probabilities_output"]),
         positive_index=int(metadata["positive_index"]),

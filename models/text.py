@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from models.artifact import METADATA_FILE, read_metadata
+from models.artifact import METADATA_FILE, metadata_checker, read_metadata
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
 from models.onnx_backend import OnnxSession
 from models.text_encoding import TextEncoder
@@ -55,16 +55,7 @@ class TextArtifact:
 
 def check_text_metadata(metadata: dict[str, Any], path: Path, *, name: str) -> TextArtifact:
     """Validate a text artifact's metadata; raise ArtifactError naming what is wrong."""
-    version = str(metadata.get("version", "unknown"))
-
-    def fail(message: str) -> ArtifactError:
-        return ArtifactError(name, version, f"{path}: {message}")
-
-    missing = [k for k in _REQUIRED_KEYS if k not in metadata]
-    if missing:
-        raise fail(f"missing keys {missing}")
-    if metadata["kind"] != "text":
-        raise fail(f"kind is {metadata['kind']!r}, expected 'text'")
+    fail = metadata_checker(metadata, path, name=name, kind="text", required=_REQUIRED_KEYS)
     categories = metadata["categories"]
     if (
         not isinstance(categories, list)
@@ -82,7 +73,7 @@ def check_text_metadata(metadata: dict[str, Any], path: Path, *, name: str) -> T
     if not isinstance(max_tokens, int) or not 8 <= max_tokens <= 512:
         raise fail(f"max_tokens must be an integer in 8..512, got {max_tokens!r}")
     return TextArtifact(
-        version=version,
+        version=str(metadata["version"]),
         categories=tuple(categories),
         bos=special["bos"],
         eos=special["eos"],

@@ -36,6 +36,7 @@ from retrain.text_data import (
     LABELS,
     TextExample,
     TextSplits,
+    label_matrix,
     load_text_corpora,
     sample_per_source,
     split_text_corpora,
@@ -123,20 +124,6 @@ def load_training_data(data_dir: Path, config: TextTrainConfig) -> TextData:
     if config.cap_all is not None and len(f_train) > config.cap_all:
         f_train = random.Random(config.seed).sample(f_train, config.cap_all)
     return TextData(splits=splits, train=train, functional_train=f_train, functional_test=f_test)
-
-
-def _targets(
-    examples: Sequence[TextExample], labels: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    y = np.zeros((len(examples), len(labels)), dtype=np.float32)
-    m = np.zeros_like(y)
-    for i, ex in enumerate(examples):
-        for j, label in enumerate(labels):
-            value = ex.labels.get(label)
-            if value is not None:
-                y[i, j] = float(value)
-                m[i, j] = 1.0
-    return y, m
 
 
 def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -283,13 +270,13 @@ def train_text_checkpoint(data_dir: Path, out_dir: Path, config: TextTrainConfig
         max_batch=config.batch_size,
     )
     rows = encode_texts(encoder, train_texts)
-    y, m = _targets(train, config.labels)
+    y, m = label_matrix(train, config.labels)
     net = TextClassifierNet(start.encoder, len(config.labels))
     steps = fit(net, encoder, rows, y, m, config=config, started=started)
     trained_s = time.monotonic() - started
     dev_texts = [normalize_text(ex.text).text for ex in data.splits.dev]
     dev_logits = predict_logits(net, encoder, encode_texts(encoder, dev_texts))
-    dev_y, dev_m = _targets(data.splits.dev, config.labels)
+    dev_y, dev_m = label_matrix(data.splits.dev, config.labels)
     scales, biases = fit_calibration(dev_logits, dev_y, dev_m)
     with torch.no_grad():
         net.get_buffer("calib_scale").copy_(torch.tensor(scales))
