@@ -35,7 +35,7 @@ from modgate.types import CATEGORY_PATTERN, Category, Post, Scores
 TOKENIZER_FILE = "tokenizer.json"
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "probabilities"
-normalize_cached = lru_cache(maxsize=16384)(normalize_text)
+normalize_cached = lru_cache(maxsize=1024)(normalize_text)
 """``normalize_text`` memoized: the gateway's features and the model see the same post."""
 
 _REQUIRED_KEYS = ("kind", "version", "categories", "special_tokens", "max_tokens")

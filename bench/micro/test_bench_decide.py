@@ -19,7 +19,8 @@ def test_decide_three_categories(benchmark: Any) -> None:
 def test_decide_eu_region_override(benchmark: Any) -> None:
     scores = {"spam": 0.12, "toxicity": 0.31, "hate": 0.87}
     verdict = benchmark(decide, scores, {"region": "DE", "language": "de"}, POLICY)
-    assert verdict.action.value == "remove"
+    # the EU hate override defers from 0.40; hate never auto-removes under the reference policy
+    assert verdict.action.value == "defer"
 
 
 def test_decide_with_missing_severe_model(benchmark: Any) -> None:
