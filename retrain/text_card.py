@@ -55,50 +55,48 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _label_table(groups: Mapping[str, Any], labels: list[str]) -> str:
-    head = "| set | n | " + " | ".join(f"{lab} ROC-AUC | {lab} PR-AUC" for lab in labels)
-    head += " | macro-F1@0.5 |\n|---|---|" + "---|---|" * len(labels) + "---|\n"
-    rows = []
+def _per_label_table(
+    first: str,
+    groups: Mapping[str, Any],
+    labels: list[str],
+    columns: list[tuple[str, str]],
+    *,
+    with_n: bool = True,
+    tail: tuple[str, str] | None = None,
+) -> str:
+    """A Markdown table: one row per group, ``columns`` (title, key) repeated per label,
+    optionally the row count first and one group-level ``tail`` (title, key) column last."""
+    titles = [first, *(["n"] if with_n else [])]
+    titles += [f"{lab} {title}" for lab in labels for title, _ in columns]
+    titles += [tail[0]] if tail else []
+    lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
     for name, g in groups.items():
-        cells = []
-        for lab in labels:
-            m = g.get(lab, {})
-            cells += [_fmt(m.get("roc_auc")), _fmt(m.get("pr_auc"))]
-        rows.append(
-            f"| {name} | {g['n']} | " + " | ".join(cells) + f" | {_fmt(g.get('macro_f1_at_0.5'))} |"
-        )
-    return head + "\n".join(rows) + "\n"
+        cells = [name, *([str(g["n"])] if with_n else [])]
+        cells += [_fmt(g.get(lab, {}).get(key)) for lab in labels for _, key in columns]
+        cells += [_fmt(g.get(tail[1]))] if tail else []
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _label_table(groups: Mapping[str, Any], labels: list[str]) -> str:
+    columns = [("ROC-AUC", "roc_auc"), ("PR-AUC", "pr_auc")]
+    return _per_label_table(
+        "set", groups, labels, columns, tail=("macro-F1@0.5", "macro_f1_at_0.5")
+    )
 
 
 def _removal_table(groups: Mapping[str, Any], labels: list[str]) -> str:
-    head = "| set | " + " | ".join(
-        f"{lab} removed | {lab} FP share | {lab} recall" for lab in labels
-    )
-    head += " |\n|---|" + "---|---|---|" * len(labels) + "\n"
-    rows = []
-    for name, g in groups.items():
-        cells = []
-        for lab in labels:
-            m = g.get(lab, {})
-            cells += [
-                _fmt(m.get("removed")),
-                _fmt(m.get("removal_fp_share")),
-                _fmt(m.get("removal_recall")),
-            ]
-        rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    return head + "\n".join(rows) + "\n"
+    columns = [
+        ("removed", "removed"),
+        ("FP share", "removal_fp_share"),
+        ("recall", "removal_recall"),
+    ]
+    return _per_label_table("set", groups, labels, columns, with_n=False)
 
 
 def _identity_table(fps: Mapping[str, Any], labels: list[str]) -> str:
-    head = "| functionality | n | " + " | ".join(f"{lab} >DEFER | {lab} >REMOVE" for lab in labels)
-    head += " |\n|---|---|" + "---|---|" * len(labels) + "\n"
-    rows = []
-    for name, g in fps.items():
-        cells = []
-        for lab in labels:
-            cells += [_fmt(g[lab]["above_defer"]), _fmt(g[lab]["above_remove"])]
-        rows.append(f"| {name} | {g['n']} | " + " | ".join(cells) + " |")
-    return head + "\n".join(rows) + "\n"
+    columns = [(">DEFER", "above_defer"), (">REMOVE", "above_remove")]
+    return _per_label_table("functionality", fps, labels, columns)
 
 
 def _mapping() -> str:
