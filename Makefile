@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: setup serve test lint typecheck unit integration bench bench-text train-spam train-text clean
 
-$(STAMP): pyproject.toml constraints.txt proto/moderation.proto
+$(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"

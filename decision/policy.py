@@ -88,6 +88,13 @@ class SpikePolicy(_Frozen):
     raise_by: Probability = 0.0
 
 
+class JudgePolicy(_Frozen):
+    """How far the slow path trusts its LLM judge: an opinion at or above
+    ``auto_decide_confidence`` becomes the final outcome; anything less goes to moderators."""
+
+    auto_decide_confidence: Probability = 0.85
+
+
 class Policy(_Frozen):
     version: Annotated[str, Field(min_length=1)]
     categories: dict[Category, CategoryPolicy]
@@ -95,6 +102,7 @@ class Policy(_Frozen):
     languages: dict[str, OverrideSet] = Field(default_factory=dict)
     on_all_missing: Literal["defer", "remove"] = "defer"
     spike: SpikePolicy = SpikePolicy()
+    judge: JudgePolicy = JudgePolicy()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

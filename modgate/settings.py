@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from modgate.errors import ConfigError
@@ -25,6 +25,9 @@ DEFAULT_POLICY = SOURCE_ROOT / "configs" / "policy.yaml"
 DEFAULT_DATA_DIR = SOURCE_ROOT.parent / "shared" / "data"
 
 BACKEND_SCHEMES = frozenset({"onnx"})
+# Where embedded runs keep local state (spool, Faust data) unless told otherwise: relative to
+# the working directory, like any tool's local state.
+DEFAULT_STATE_DIR = Path(".modgate")
 
 
 class ExecutionProvider(StrEnum):
@@ -76,6 +79,84 @@ class OnnxSettings(BaseModel):
     inference_workers: Annotated[int, Field(ge=1, le=256)] = 2
 
 
+def parse_kafka_url(url: str) -> list[str]:
+    """``kafka://host:9092[,host2:9092]`` -> bootstrap servers; ValueError if malformed."""
+    parts = urlsplit(url)
+    if parts.scheme != "kafka" or not parts.netloc:
+        raise ValueError(f"kafka url {url!r} must look like kafka://host:port[,host:port]")
+    servers = [s.strip() for s in parts.netloc.split(",") if s.strip()]
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"kafka url {url!r}: {server!r} is not host:port")
+    return servers
+
+
+def _check_redis_url(url: str) -> str:
+    if url and urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError(f"redis url {url!r} must start with redis://, rediss:// or unix://")
+    return url
+
+
+def _check_log_level(value: str) -> str:
+    if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError(f"unknown log level {value!r}")
+    return value.upper()
+
+
+class StreamSettings(BaseModel):
+    """The Kafka side of a deployable: broker, topics and the producer's disk spool.
+
+    An empty ``kafka_url`` turns streaming off (records are only logged). With a broker
+    configured, records the broker cannot take right now go to an append-only spool on
+    disk and are replayed, in order, when it is back.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kafka_url: str = ""
+    topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$")] = "modgate."
+    # Partitions and replication used when modgate creates its own topics.
+    topic_partitions: Annotated[int, Field(ge=1)] = 1
+    topic_replication: Annotated[int, Field(ge=1)] = 1
+    spool_dir: Path = DEFAULT_STATE_DIR / "spool"
+    # fsync every spooled batch: survives power loss, costs a disk flush per batch.
+    spool_fsync: bool = False
+    spool_segment_bytes: Annotated[int, Field(ge=4096)] = 64 * 1024 * 1024
+    # Records buffered in memory between the verdict and the producer.
+    buffer_records: Annotated[int, Field(ge=1)] = 10_000
+    # A deferred post bigger than this is sent without its image bytes (hashes only).
+    max_record_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    linger_ms: Annotated[int, Field(ge=0, le=1000)] = 5
+    send_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    reconnect_s: Annotated[float, Field(gt=0)] = 1.0
+
+    @field_validator("kafka_url")
+    @classmethod
+    def _check_kafka_url(cls, value: str) -> str:
+        if value:
+            parse_kafka_url(value)
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.kafka_url)
+
+    def bootstrap_servers(self) -> list[str]:
+        return parse_kafka_url(self.kafka_url)
+
+
+class RedisSettings(BaseModel):
+    """Where the moderator queue and the author counters live (one Redis, one key prefix)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = ""
+    key_prefix: Annotated[str, Field(min_length=1)] = "modgate:"
+
+    _check_url = field_validator("url")(_check_redis_url)
+
+
 class GatewaySettings(BaseSettings):
     """Everything ``modgate serve`` needs. Env: ``MODGATE_<FIELD>``, nested with ``__``."""
 
@@ -103,6 +184,11 @@ class GatewaySettings(BaseSettings):
     max_message_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
     max_concurrent_rpcs: Annotated[int, Field(ge=1)] = 1024
     shutdown_grace_s: Annotated[float, Field(ge=0)] = 5.0
+    # Deferred posts and decision records go to Kafka (MODGATE_STREAM__KAFKA_URL).
+    stream: StreamSettings = StreamSettings()
+    # Author counters (prior violations, trust) are read from Redis when a URL is set.
+    redis: RedisSettings = RedisSettings()
+    author_lookup_timeout_ms: Annotated[float, Field(gt=0, le=1000)] = 10.0
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -120,15 +206,120 @@ class GatewaySettings(BaseSettings):
             raise ValueError(f"policy file {value} does not exist")
         return value
 
-    @field_validator("log_level")
-    @classmethod
-    def _check_level(cls, value: str) -> str:
-        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError(f"unknown log level {value!r}")
-        return value.upper()
+    _check_level = field_validator("log_level")(_check_log_level)
 
     def classifier_urls(self) -> dict[str, ClassifierUrl]:
         return {name: ClassifierUrl.parse(name, url) for name, url in self.classifiers.items()}
+
+
+class JudgeSettings(BaseModel):
+    """The LLM judge: any OpenAI-compatible chat-completions endpoint (vLLM, llama.cpp
+    server, Ollama, hosted). An empty ``base_url`` means no judge: deferred posts go
+    straight to moderators."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # e.g. http://127.0.0.1:8000/v1 (the path that /chat/completions hangs off).
+    base_url: str = ""
+    model: str = ""
+    api_key: SecretStr = SecretStr("")
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 20.0
+    max_tokens: Annotated[int, Field(ge=16, le=8192)] = 400
+    # Post text beyond this is cut (head and tail kept) before it reaches the prompt.
+    max_post_chars: Annotated[int, Field(ge=100)] = 4000
+    # "json_schema" (strict structured output) or "json_object" for servers without it.
+    response_format: str = "json_schema"
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError(f"judge base_url {value!r} must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("response_format")
+    @classmethod
+    def _check_format(cls, value: str) -> str:
+        if value not in {"json_schema", "json_object"}:
+            raise ValueError("response_format must be json_schema or json_object")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url)
+
+
+class QueueSettings(BaseModel):
+    """The moderator priority queue. An item's priority at time t is
+
+        priority(t) = severity x reach x 2 ** (age(t) / age_doubling_s)
+
+    with severity = max over categories of (score x category weight), floored at
+    ``min_severity``; reach = 1 + log10(1 + author followers); age = time waited. Because
+    the age factor is exponential, the order of two waiting items never changes with time,
+    so Redis keeps one static sort key per item: log2(severity x reach) - enqueued_at /
+    age_doubling_s (see ``slowpath/priority.py``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lease_s: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    age_doubling_s: Annotated[float, Field(gt=0)] = 3600.0
+    category_weights: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: {"hate": 3.0, "nsfw": 3.0, "toxicity": 2.0, "spam": 1.0}
+    )
+    default_weight: Annotated[float, Field(gt=0)] = 1.0
+    # Severity of an item with no scores at all (e.g. every model missing).
+    min_severity: Annotated[float, Field(gt=0)] = 0.05
+
+
+class SlowpathSettings(BaseSettings):
+    """Everything the slow-path worker and ``modgate review`` need. Env: ``MODGATE_<FIELD>``,
+    nested with ``__`` (``MODGATE_JUDGE__BASE_URL``, ``MODGATE_REDIS__URL``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODGATE_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    stream: StreamSettings = StreamSettings(kafka_url="kafka://127.0.0.1:9092")
+    redis: RedisSettings = RedisSettings(url="redis://127.0.0.1:6379/0")
+    policy_path: Path = DEFAULT_POLICY
+    judge: JudgeSettings = JudgeSettings()
+    queue: QueueSettings = QueueSettings()
+    # Faust: consumer group id, local data directory, group timeouts.
+    app_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = "modgate-slowpath"
+    data_dir: Path = DEFAULT_STATE_DIR / "faust"
+    broker_session_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    broker_rebalance_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    # Deferred posts processed concurrently by one worker.
+    worker_concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
+    # A record failing this many times (transient errors) goes to the dead-letter topic.
+    max_attempts: Annotated[int, Field(ge=1)] = 5
+    retry_backoff_s: Annotated[float, Field(gt=0)] = 0.2
+    retry_backoff_max_s: Annotated[float, Field(gt=0)] = 10.0
+    # How often the outbox relay moves moderator labels/actions from Redis to Kafka.
+    outbox_poll_s: Annotated[float, Field(gt=0)] = 0.25
+    redis_timeout_s: Annotated[float, Field(gt=0)] = 2.0
+    # Prometheus metrics over HTTP on 127.0.0.1:metrics_port; 0 turns the endpoint off.
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9465
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    _check_level = field_validator("log_level")(_check_log_level)
+
+    @field_validator("stream")
+    @classmethod
+    def _check_stream(cls, value: StreamSettings) -> StreamSettings:
+        if not value.enabled:
+            raise ValueError("the slow path needs a broker: set MODGATE_STREAM__KAFKA_URL")
+        return value
+
+    @field_validator("redis")
+    @classmethod
+    def _check_redis(cls, value: RedisSettings) -> RedisSettings:
+        if not value.url:
+            raise ValueError("the slow path needs Redis: set MODGATE_REDIS__URL")
+        return value
 
 
 class TrainSettings(BaseSettings):
@@ -147,3 +338,11 @@ def load_gateway_settings(**overrides: object) -> GatewaySettings:
         return GatewaySettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(f"invalid gateway settings:\n{exc}") from exc
+
+
+def load_slowpath_settings(**overrides: object) -> SlowpathSettings:
+    """Build and validate slow-path settings, turning validation errors into ConfigError."""
+    try:
+        return SlowpathSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"invalid slow-path settings:\n{exc}") from exc
