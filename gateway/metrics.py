@@ -6,7 +6,7 @@ so tests and embedded runs can hold several gateways in one process.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 _LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0)
 
@@ -43,6 +43,40 @@ class GatewayMetrics:
             "modgate_internal_errors",
             "Requests that failed with INTERNAL.",
             ["method"],
+            registry=self.registry,
+        )
+
+        self.records_published = Counter(
+            "modgate_stream_records_published",
+            "Stream records the broker acknowledged, by topic.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.records_spooled = Counter(
+            "modgate_stream_records_spooled",
+            "Stream records written to the disk spool (broker unreachable or behind).",
+            registry=self.registry,
+        )
+        self.records_replayed = Counter(
+            "modgate_stream_records_replayed",
+            "Spooled records replayed to the broker.",
+            registry=self.registry,
+        )
+        self.spool_records = Gauge(
+            "modgate_stream_spool_records",
+            "Records waiting in the disk spool.",
+            registry=self.registry,
+        )
+        self.spool_bytes = Gauge(
+            "modgate_stream_spool_bytes", "Bytes waiting in the disk spool.", registry=self.registry
+        )
+        self.stream_connected = Gauge(
+            "modgate_stream_connected", "1 while the broker takes records.", registry=self.registry
+        )
+        self.author_lookups = Counter(
+            "modgate_author_lookups",
+            "Author-counter lookups in Redis by result (hit, miss, unavailable).",
+            ["result"],
             registry=self.registry,
         )
 

@@ -1,8 +1,11 @@
 """The gRPC server: handlers, health checking, reflection, boot checks and graceful drain.
 
 ``Gateway`` is the library object tests and the CLI share: ``await Gateway.start(...)``
-binds (port 0 picks a free one), ``await gateway.stop()`` flips health to NOT_SERVING,
-drains in-flight calls for ``shutdown_grace_s`` and closes the classifiers. ``serve`` is the
+binds (port 0 picks a free one) and, when settings name them, starts the Kafka publisher
+and the Redis author-counter reader (neither needs its server to be up at boot);
+``await gateway.stop()`` flips health to NOT_SERVING, drains in-flight calls for
+``shutdown_grace_s``, flushes the publisher (what the broker won't take stays in the spool)
+and closes the classifiers. ``serve`` is the
 process entry point behind ``modgate serve``: it loads policy and models from settings, and
 stops cleanly on SIGINT/SIGTERM.
 """
@@ -20,7 +23,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from decision import Policy, load_policy
+from gateway.author_store import AuthorStore
 from gateway.metrics import GatewayMetrics
+from gateway.publisher import KafkaPublisher
 from gateway.service import ModerationService
 from models.factory import build_classifier
 from models.interface import Classifier
@@ -94,7 +99,23 @@ class Gateway:
     ) -> Self:
         check_coverage(policy, classifiers)
         metrics = metrics or GatewayMetrics()
-        service = ModerationService(settings, policy, classifiers, metrics)
+        service = ModerationService(
+            settings,
+            policy,
+            classifiers,
+            metrics,
+            sink=KafkaPublisher(settings.stream, metrics) if settings.stream.enabled else None,
+            author_store=AuthorStore.from_url(
+                settings.redis.url,
+                key_prefix=settings.redis.key_prefix,
+                timeout_s=settings.author_lookup_timeout_ms / 1000.0,
+                metrics=metrics,
+            )
+            if settings.redis.url
+            else None,
+        )
+        if service.sink is not None:
+            await service.sink.start()
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -116,12 +137,15 @@ class Gateway:
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
-            "gateway serving on %s:%d (policy %s, classifiers %s, deadline %.0f ms)",
+            "gateway serving on %s:%d (policy %s, classifiers %s, deadline %.0f ms, stream %s, "
+            "redis %s)",
             settings.host,
             port,
             policy.version,
             {n: c.version for n, c in classifiers.items()},
             settings.deadline_ms,
+            settings.stream.kafka_url or "off",
+            settings.redis.url or "off",
         )
         return cls(server, port, health_servicer, service, settings.shutdown_grace_s)
 
@@ -132,6 +156,10 @@ class Gateway:
         self._stopped = True
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self._grace_s)
+        if self.service.sink is not None:
+            await self.service.sink.aclose()
+        if self.service.author_store is not None:
+            await self.service.author_store.aclose()
         for clf in self.service.classifiers.values():
             await clf.aclose()
         log.info("gateway stopped")

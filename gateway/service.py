@@ -1,8 +1,12 @@
-"""The Moderation service: decode → validate → features → fan-out → decide → verdict → log.
+"""The Moderation service: decode → validate → author counters → features → fan-out → decide
+→ verdict → log and publish.
 
 One absolute deadline per RPC, computed at ingress: the configured ``deadline_ms`` or the
 caller's own gRPC deadline (less a small reply margin) if that is sooner. Every verdict gets
-a decision id and one structured log line with its scores, features, reasons and latency.
+a decision id and one structured log line with its scores, features, reasons and latency;
+with a broker configured it is also published (``gateway/records.py``): the decision record
+always, the deferred post for a DEFER, the final action for ALLOW/REMOVE. Publishing only
+buffers, so it never delays a verdict.
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ from typing import Any
 import grpc
 
 from decision import Policy, decide
+from gateway.author_store import AuthorStore, StoredAuthor, with_counters
 from gateway.fanout import PostScores, fan_out
 from gateway.features import TextAnalyzer, assemble_features
 from gateway.metrics import GatewayMetrics
+from gateway.publisher import RecordSink
+from gateway.records import publish_verdict
 from gateway.status import status_for
 from gateway.validation import validate_batch, validate_request
 from gateway.wire import decode
 from models.interface import Classifier
 from modgate.errors import BadInputError
 from modgate.pb import moderation_pb2 as pb
+from modgate.records import Topics
 from modgate.settings import GatewaySettings
 from modgate.types import Action, Post
 
@@ -46,8 +54,14 @@ class ModerationService:
         classifiers: Mapping[str, Classifier],
         metrics: GatewayMetrics,
         text_analyzer: TextAnalyzer | None = None,
+        *,
+        sink: RecordSink | None = None,
+        author_store: AuthorStore | None = None,
     ) -> None:
         self.settings = settings
+        self.sink = sink
+        self.author_store = author_store
+        self.topics = Topics(settings.stream.topic_prefix)
         self.text_analyzer = text_analyzer or TextAnalyzer()
         self.policy = policy
         self.classifiers = dict(classifiers)
@@ -102,13 +116,30 @@ class ModerationService:
     async def _moderate(
         self, posts: Sequence[Post], deadline: float, start: float
     ) -> list[pb.Verdict]:
-        features = [assemble_features(post, self.text_analyzer.analyze(post)) for post in posts]
+        stored, source = await self._author_counters(posts, deadline)
+        posts = [with_counters(post, stored.get(post.author.id)) for post in posts]
+        features = [
+            assemble_features(
+                post, self.text_analyzer.analyze(post), stored.get(post.author.id), source
+            )
+            for post in posts
+        ]
         scored = await fan_out(self.classifiers, posts, deadline=deadline)
         latency_ms = (asyncio.get_running_loop().time() - start) * 1000.0
         return [
             self._verdict(post, feats, result, latency_ms)
             for post, feats, result in zip(posts, features, scored, strict=True)
         ]
+
+    async def _author_counters(
+        self, posts: Sequence[Post], deadline: float
+    ) -> tuple[dict[str, StoredAuthor], str]:
+        if self.author_store is None:
+            return {}, "off"
+        budget = deadline - asyncio.get_running_loop().time()
+        ids = [post.author.id for post in posts]
+        stored = await self.author_store.lookup(ids, budget_s=budget)
+        return stored, "none" if self.author_store.available else "unavailable"
 
     def _verdict(
         self, post: Post, features: dict[str, Any], result: PostScores, latency_ms: float
@@ -161,6 +192,15 @@ class ModerationService:
         missing: list[tuple[str, str]],
     ) -> None:
         self.metrics.verdicts.labels(action.value, str(message.degraded).lower()).inc()
+        if self.sink is not None:
+            publish_verdict(
+                self.sink,
+                self.topics,
+                post,
+                features,
+                message,
+                max_record_bytes=self.settings.stream.max_record_bytes,
+            )
         for name, reason in missing:
             self.metrics.model_missing.labels(name, reason.split(":")[0]).inc()
         decisions_log.info(
