@@ -183,7 +183,6 @@ class KafkaPublisher:
             return
         self._producer = producer
         self._set_connected(True)
-        log.info("publisher connected to %s", ",".join(self._servers))
 
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None

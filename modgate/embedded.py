@@ -96,8 +96,13 @@ class _Process:
     def start(self, timeout_s: float = 10.0) -> Self:
         if self.running:
             return self
+        # A session of its own: a terminal's Ctrl-C reaches only the parent, which then
+        # shuts down in order (gateway, worker, then the servers they talk to).
         self._proc = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self.command(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         _wait_listening(self.host, self.port, self._proc, timeout_s)
         log.info("%s listening on %s:%d (pid %d)", self.name, self.host, self.port, self._proc.pid)

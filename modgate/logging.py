@@ -37,6 +37,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, separators=(",", ":"))
 
 
+# Libraries that narrate their own start-up and reconnects at INFO; kept at WARNING unless
+# the process runs at DEBUG.
+CHATTY_LIBRARIES = ("faust", "mode", "aiokafka")
+
+
 def setup_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     """Configure the root logger once: level and format (JSON lines or plain text)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -47,3 +52,7 @@ def setup_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(
+            logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+        )

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from modgate.cli.review import review_app
 from modgate.errors import ConfigError, ModgateError
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ policy_app = typer.Typer(help="Inspect and validate policy files.", no_args_is_h
 app.add_typer(train_app, name="train")
 app.add_typer(policy_app, name="policy")
 app.add_typer(export_app, name="export")
+app.add_typer(review_app, name="review")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -53,6 +55,50 @@ def serve(
         asyncio.run(serve_gateway(settings))
     except ConfigError as exc:
         _fail(f"modgate serve: {exc}")
+
+
+@app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Gateway gRPC port (MODGATE_PORT).")] = 50051,
+    kafka_port: Annotated[int, typer.Option(help="Local broker port.")] = 9092,
+    redis_port: Annotated[int, typer.Option(help="Local redis-server port.")] = 6379,
+    state_dir: Annotated[
+        Path, typer.Option(help="Spool and worker state (created if missing).")
+    ] = Path(".modgate"),
+) -> None:
+    """Run everything on this machine: broker, Redis, gateway and a slow-path worker."""
+    from modgate.cli.stack import run_stack
+    from modgate.embedded import EmbeddedServerError
+    from modgate.logging import setup_logging
+    from modgate.settings import load_gateway_settings
+
+    try:
+        setup_logging(load_gateway_settings().log_level, json_lines=False)
+        asyncio.run(
+            run_stack(
+                state_dir=state_dir,
+                kafka_port=kafka_port,
+                redis_port=redis_port,
+                gateway_overrides={"port": port},
+            )
+        )
+    except (ConfigError, EmbeddedServerError) as exc:
+        _fail(f"modgate up: {exc}")
+
+
+@app.command()
+def worker() -> None:
+    """Run one slow-path worker against MODGATE_STREAM__KAFKA_URL and MODGATE_REDIS__URL."""
+    from modgate.logging import setup_logging
+    from modgate.settings import load_slowpath_settings
+    from slowpath.app import run_worker
+
+    try:
+        settings = load_slowpath_settings()
+        setup_logging(settings.log_level, json_lines=settings.log_json)
+        asyncio.run(run_worker(settings))
+    except ConfigError as exc:
+        _fail(f"modgate worker: {exc}")
 
 
 @app.command()

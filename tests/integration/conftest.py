@@ -1,8 +1,11 @@
-"""Integration fixtures: a real gRPC gateway on 127.0.0.1 with the shipped models."""
+"""Integration fixtures: a real gRPC gateway on 127.0.0.1 with the shipped models, and real
+servers (redis-server, a Kafka-protocol broker) started as child processes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -13,8 +16,18 @@ from gateway.server import Gateway
 from models.interface import Classifier
 from models.spam import SpamClassifier
 from models.text import TextClassifier
+from modgate.embedded import EmbeddedServerError, LocalBroker, LocalRedis
 from modgate.pb import moderation_pb2_grpc as pb_grpc
-from modgate.settings import ARTIFACTS_DIR, GatewaySettings, OnnxSettings
+from modgate.settings import (
+    ARTIFACTS_DIR,
+    GatewaySettings,
+    OnnxSettings,
+    RedisSettings,
+    SlowpathSettings,
+    StreamSettings,
+)
+from slowpath.app import SlowpathWorker
+from tests.conftest import skip_or_fail
 
 StartGateway = Callable[..., Awaitable[tuple[Gateway, pb_grpc.ModerationStub]]]
 
@@ -50,3 +63,66 @@ async def start_gateway() -> AsyncIterator[StartGateway]:
     for gateway, channel in running:
         await channel.close()
         await gateway.stop()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[LocalRedis]:
+    """A fresh redis-server on 127.0.0.1 for one test (starts in a few ms)."""
+    try:
+        server = LocalRedis().start()
+    except EmbeddedServerError as exc:
+        skip_or_fail(f"redis-server unavailable: {exc}")
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kafka_broker() -> Iterator[LocalBroker]:
+    """A fresh Kafka-protocol broker (Tansu, memory storage) on 127.0.0.1 for one test."""
+    try:
+        broker = LocalBroker().start()
+    except EmbeddedServerError as exc:
+        skip_or_fail(f"Kafka-protocol broker unavailable: {exc}")
+        raise
+    yield broker
+    broker.stop()
+
+
+StartWorker = Callable[..., Awaitable[SlowpathWorker]]
+
+
+def slowpath_settings(
+    broker: LocalBroker, redis: LocalRedis, state_dir: Path, **overrides: Any
+) -> SlowpathSettings:
+    """Worker settings for tests: fast group joins, a fresh app id, local state in tmp."""
+    values: dict[str, Any] = {
+        "stream": StreamSettings(kafka_url=broker.url, spool_dir=state_dir / "spool"),
+        "redis": RedisSettings(url=redis.url),
+        "app_id": f"modgate-test-{uuid.uuid4().hex[:8]}",
+        "data_dir": state_dir / "faust",
+        "broker_session_timeout_s": 2.0,
+        "broker_rebalance_timeout_s": 2.0,
+        "outbox_poll_s": 0.1,
+        "retry_backoff_s": 0.05,
+        "retry_backoff_max_s": 0.5,
+        "metrics_port": 0,
+    }
+    values.update(overrides)
+    return SlowpathSettings(**values)
+
+
+@pytest.fixture
+async def start_worker(tmp_path: Path) -> AsyncIterator[StartWorker]:
+    """Start in-process slow-path workers (Faust); stopped after the test."""
+    running: list[SlowpathWorker] = []
+
+    async def start(broker: LocalBroker, redis: LocalRedis, **overrides: Any) -> SlowpathWorker:
+        worker = SlowpathWorker(slowpath_settings(broker, redis, tmp_path, **overrides))
+        await worker.start()
+        running.append(worker)
+        return worker
+
+    yield start
+    for worker in running:
+        await worker.stop()

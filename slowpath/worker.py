@@ -1,0 +1,244 @@
+"""Routing one deferred post: judge it, then finalize it or queue it for moderators.
+
+``DeferredRouter.route`` is the whole per-record job of the slow path, kept free of Faust so
+tests and benchmarks drive it directly (``slowpath/app.py`` wires it to the stream):
+
+1. decode the ``DeferredPost`` (an undecodable record or unknown schema is poison);
+2. skip it if the post was already finalized or queued (redelivery, spool replay);
+3. ask the LLM judge, when one is configured; a confident opinion (the policy's
+   ``judge.auto_decide_confidence``, no injection suspected) is final: an action and a label
+   go to Kafka with source ``llm``, and a removal counts against the author;
+4. otherwise the post joins the moderator queue with the judge's opinion attached.
+
+``process_with_retries`` wraps it: poison goes to the dead-letter topic at once; a Redis
+outage is retried with capped exponential backoff for as long as it lasts (the record is
+not acknowledged meanwhile, so nothing is lost); any other error is retried
+``max_attempts`` times, then dead-lettered with the error, to be replayed by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Protocol
+
+from decision import Policy
+from modgate.pb import records_pb2 as rpb
+from modgate.records import RecordError, Topics, decode, encode
+from modgate.settings import SlowpathSettings
+from slowpath.errors import QueueUnavailableError
+from slowpath.interface import Judgement, JudgeOutcome, JudgeRequest, LlmJudge, ModeratorAction
+from slowpath.metrics import SlowpathMetrics
+
+log = logging.getLogger(__name__)
+
+# Action ids are derived from the post id, so a redelivered post emits the same ids and
+# consumers dedupe it.
+_ACTION_NAMESPACE = uuid.UUID("6f1c3e0a-7d55-4d1e-9a52-0c9b8d4e2f10")
+
+
+class Route(StrEnum):
+    QUEUED = "queued"
+    LLM_REMOVE = "llm_remove"
+    LLM_ALLOW = "llm_allow"
+    DUPLICATE = "duplicate"
+    DEAD_LETTER = "dead_letter"
+
+
+class RoutingQueue(Protocol):
+    """What routing needs of the moderator queue."""
+
+    async def enqueue(
+        self,
+        *,
+        post_id: str,
+        decision_id: str,
+        author_id: str,
+        scores: Mapping[str, float],
+        followers: int | None,
+        payload: bytes,
+        judge: bytes = b"",
+        enqueued_at: float | None = None,
+    ) -> bool: ...
+
+    async def is_done(self, post_id: str) -> bool: ...
+
+    async def mark_done(self, post_id: str, outcome: str) -> None: ...
+
+    async def record_author_outcome(self, author_id: str, action: ModeratorAction) -> object: ...
+
+
+class RecordEmitter(Protocol):
+    """Sends a record and returns once the broker acknowledged it."""
+
+    async def send_and_wait(self, topic: str, key: bytes, value: bytes) -> None: ...
+
+
+def opinion_record(judgement: Judgement) -> rpb.JudgeOpinion:
+    return rpb.JudgeOpinion(
+        outcome=judgement.outcome.value,
+        category=judgement.category,
+        confidence=judgement.confidence,
+        rationale=judgement.rationale,
+        injection_suspected=judgement.injection_suspected,
+        model=judgement.model,
+        error=judgement.error,
+        latency_ms=judgement.latency_ms,
+    )
+
+
+def action_id(post_id: str, source: str) -> str:
+    return uuid.uuid5(_ACTION_NAMESPACE, f"{source}:{post_id}").hex
+
+
+class DeferredRouter:
+    def __init__(
+        self,
+        *,
+        queue: RoutingQueue,
+        emitter: RecordEmitter,
+        policy: Policy,
+        topics: Topics,
+        judge: LlmJudge | None = None,
+        metrics: SlowpathMetrics | None = None,
+    ) -> None:
+        self.queue = queue
+        self.emitter = emitter
+        self.policy = policy
+        self.topics = topics
+        self.judge = judge
+        self.metrics = metrics or SlowpathMetrics()
+
+    async def route(self, value: bytes) -> Route:
+        record = decode(rpb.DeferredPost, value)  # RecordError: poison
+        post = record.post
+        if not post.post_id:
+            raise RecordError("DeferredPost", "post.post_id is empty")
+        if await self.queue.is_done(post.post_id):
+            return Route.DUPLICATE
+        judgement = await self._judge(record) if self.judge is not None else None
+        if judgement is not None and judgement.is_confident(
+            self.policy.judge.auto_decide_confidence
+        ):
+            return await self._finalize(record, judgement)
+        await self.queue.enqueue(
+            post_id=post.post_id,
+            decision_id=record.verdict.decision_id,
+            author_id=post.author.id,
+            scores=dict(record.verdict.scores),
+            followers=post.author.followers if post.author.HasField("followers") else None,
+            payload=value,
+            judge=opinion_record(judgement).SerializeToString() if judgement else b"",
+        )
+        return Route.QUEUED
+
+    async def _judge(self, record: rpb.DeferredPost) -> Judgement:
+        assert self.judge is not None
+        post = record.post
+        judgement = await self.judge.judge(
+            JudgeRequest(
+                post_id=post.post_id,
+                text=post.text,
+                language=record.verdict.language,
+                region=post.region,
+                scores=dict(record.verdict.scores),
+            )
+        )
+        self.metrics.judge_latency.labels(judgement.outcome.value).observe(
+            judgement.latency_ms / 1000.0
+        )
+        return judgement
+
+    async def _finalize(self, record: rpb.DeferredPost, judgement: Judgement) -> Route:
+        post = record.post
+        violates = judgement.outcome is JudgeOutcome.VIOLATES
+        outcome = rpb.OUTCOME_REMOVE if violates else rpb.OUTCOME_ALLOW
+        now = time.time()
+        key = post.post_id.encode()
+        action = rpb.ActionRecord(
+            action_id=action_id(post.post_id, "llm"),
+            post_id=post.post_id,
+            decision_id=record.verdict.decision_id,
+            outcome=outcome,
+            source=rpb.LLM,
+            actor=judgement.model,
+            category=judgement.category,
+            reason=f"llm.{judgement.outcome.value}",
+            note=judgement.rationale,
+            decided_at=now,
+            final=True,
+        )
+        label = rpb.LabelRecord(
+            label_id=action_id(post.post_id, "llm-label"),
+            post_id=post.post_id,
+            decision_id=record.verdict.decision_id,
+            source=rpb.LLM,
+            actor=judgement.model,
+            outcome=outcome,
+            violates=violates,
+            categories=[judgement.category] if violates else [],
+            confidence=judgement.confidence,
+            rationale=judgement.rationale,
+            labelled_at=now,
+        )
+        await self.emitter.send_and_wait(self.topics.actions, key, encode(action))
+        await self.emitter.send_and_wait(self.topics.labels, key, encode(label))
+        if violates and post.author.id:
+            await self.queue.record_author_outcome(post.author.id, ModeratorAction.REMOVE)
+        route = Route.LLM_REMOVE if violates else Route.LLM_ALLOW
+        await self.queue.mark_done(post.post_id, route.value)
+        return route
+
+
+async def process_with_retries(
+    router: DeferredRouter, key: bytes, value: bytes, settings: SlowpathSettings
+) -> Route:
+    """Route one record; retry transient errors; dead-letter poison and exhausted records."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            route = await router.route(value)
+        except RecordError as exc:
+            return await _dead_letter(router, key, value, f"poison: {exc}", attempt)
+        except QueueUnavailableError as exc:
+            # Redis down: wait it out (never dead-letter an outage); the record stays unacked.
+            router.metrics.retries.labels("queue_unavailable").inc()
+            await _backoff(settings, attempt, f"moderator queue unavailable: {exc}")
+            continue
+        except Exception as exc:  # worker boundary: retry, then dead-letter with the error
+            router.metrics.retries.labels(type(exc).__name__).inc()
+            if attempt >= settings.max_attempts:
+                log.exception("giving up on record %r after %d attempts", key, attempt)
+                return await _dead_letter(router, key, value, repr(exc), attempt)
+            await _backoff(settings, attempt, repr(exc))
+            continue
+        router.metrics.routed.labels(route.value).inc()
+        return route
+
+
+async def _backoff(settings: SlowpathSettings, attempt: int, why: str) -> None:
+    delay = min(settings.retry_backoff_s * 2 ** (attempt - 1), settings.retry_backoff_max_s)
+    log.warning("slow path retrying in %.2f s (attempt %d): %s", delay, attempt, why)
+    await asyncio.sleep(delay)
+
+
+async def _dead_letter(
+    router: DeferredRouter, key: bytes, value: bytes, error: str, attempts: int
+) -> Route:
+    letter = rpb.DeadLetter(
+        topic=router.topics.deferred,
+        key=key,
+        value=value,
+        error=error[:2000],
+        attempts=attempts,
+        failed_at=time.time(),
+    )
+    await router.emitter.send_and_wait(router.topics.dead_letter, key, encode(letter))
+    router.metrics.routed.labels(Route.DEAD_LETTER.value).inc()
+    log.error("dead-lettered record %r: %s", key, error)
+    return Route.DEAD_LETTER
