@@ -73,7 +73,8 @@ def up(
     from modgate.settings import load_gateway_settings
 
     try:
-        setup_logging(load_gateway_settings().log_level, json_lines=False)
+        logging_settings = load_gateway_settings()
+        setup_logging(logging_settings.log_level, json_lines=logging_settings.log_json)
         asyncio.run(
             run_stack(
                 state_dir=state_dir,

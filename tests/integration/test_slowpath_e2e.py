@@ -167,3 +167,25 @@ async def test_broker_outage_spools_and_replays_every_deferred_post_exactly_once
     waiting = await worker.queue.peek(100)
     assert sorted(i.post_id for i in waiting) == ids  # and exactly once in the queue
     assert publisher.spool.empty
+
+
+async def test_redis_down_means_request_metadata_not_an_error(
+    kafka_broker: LocalBroker,
+    redis_server: LocalRedis,
+    start_gateway: StartGateway,
+    tmp_path: Path,
+) -> None:
+    redis_server.stop()
+    _, stub = await start_gateway(
+        {"spam": spam_classifier()}, **stream_overrides(kafka_broker, redis_server, tmp_path)
+    )
+    request = post("p-redis-down", CLEAN)
+    request.author.prior_violations = 2
+    verdict = await stub.Moderate(request, timeout=5)
+    assert verdict.action == pb.ALLOW
+    assert not verdict.degraded
+    features = features_from_wire(
+        (await decision_for(kafka_broker.url, "p-redis-down", 1)).features
+    )
+    assert features["author_counters"] == "unavailable"
+    assert features["author_prior_violations"] == 2

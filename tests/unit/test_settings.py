@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from modgate.errors import ConfigError
-from modgate.settings import ExecutionProvider, GatewaySettings, load_gateway_settings
+from modgate.settings import (
+    DEFAULT_POLICY,
+    ExecutionProvider,
+    GatewaySettings,
+    load_gateway_settings,
+    load_slowpath_settings,
+)
 
 
 def test_defaults_point_at_shipped_spam_model_and_policy() -> None:
@@ -49,3 +57,31 @@ def test_settings_are_frozen() -> None:
     settings = load_gateway_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.port = 1  # type: ignore[misc]
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    """The variables a shell gets from ``set -a; . path`` (quotes and comments as sh reads them)."""
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        for word in shlex.split(line, comments=True):
+            key, _, value = word.partition("=")
+            env[key] = value
+    return env
+
+
+@pytest.mark.parametrize(
+    ("name", "load"),
+    [("gateway.env", load_gateway_settings), ("slowpath.env", load_slowpath_settings)],
+)
+def test_reference_env_files_load_and_state_the_defaults(
+    name: str, load: Callable[..., object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _env_file(DEFAULT_POLICY.parent / name)
+    assert len(env) > 10, f"{name} sets almost nothing"
+    monkeypatch.chdir(DEFAULT_POLICY.parents[1])  # the files' policy path is relative
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    from_file = load()
+    for key in env:
+        monkeypatch.delenv(key)
+    assert from_file == load(policy_path=Path("configs/policy.yaml"))
