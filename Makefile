@@ -1,4 +1,4 @@
-# modgate developer commands. `make serve` and `make test` are the two commands README.md
+# modgate developer commands. `make up` and `make test` are the two commands README.md
 # gives a new user; both set up the virtual environment first.
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= cpu,train,dev
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: setup serve test lint typecheck unit integration bench bench-text train-spam train-text clean
+.PHONY: setup up serve test lint typecheck unit integration bench bench-text bench-slowpath train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 
 setup: $(STAMP)  ## create .venv and install modgate with the cpu, train and dev extras
 
-serve: $(STAMP)  ## run the gateway on its embedded defaults (127.0.0.1:50051)
+up: $(STAMP)  ## run everything on one machine: broker :9092, redis :6379, gateway :50051, worker
+	$(BIN)/modgate up
+
+serve: $(STAMP)  ## run the gateway alone on its embedded defaults (127.0.0.1:50051)
 	$(BIN)/modgate serve
 
 lint: $(STAMP)
@@ -37,6 +40,9 @@ bench: $(STAMP)  ## micro-benchmarks; figures land in bench/results/
 
 bench-text: $(STAMP)  ## text model: modgate ONNX (int8, fp32) vs PyTorch, side by side
 	$(BIN)/python -m bench.text_latency
+
+bench-slowpath: $(STAMP)  ## slow path: deferred posts/s to the queue, queue claim/decide latency
+	$(BIN)/python -m bench.slowpath
 
 train-spam: $(STAMP)
 	$(BIN)/modgate train spam
