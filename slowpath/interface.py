@@ -189,6 +189,20 @@ class ModeratorQueue(Protocol):
 
     async def author_counters(self, author_id: str) -> AuthorCounters: ...
 
+    async def record_author_outcome(
+        self, author_id: str, action: ModeratorAction
+    ) -> AuthorCounters:
+        """Count an outcome decided outside the queue (the LLM judge's confident removals)."""
+        ...
+
+    async def is_done(self, post_id: str) -> bool:
+        """True once a post was queued or finalized: redeliveries are skipped."""
+        ...
+
+    async def mark_done(self, post_id: str, outcome: str) -> None:
+        """Record that a post was finalized without the queue (by the judge)."""
+        ...
+
     async def depth(self, queue: QueueName = QueueName.MAIN) -> int:
         """Items waiting (not leased) in ``queue``."""
         ...

@@ -22,7 +22,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
 from enum import StrEnum
 from typing import Protocol
 
@@ -31,7 +30,14 @@ from modgate.pb import records_pb2 as rpb
 from modgate.records import RecordError, Topics, decode, encode
 from modgate.settings import SlowpathSettings
 from slowpath.errors import QueueUnavailableError
-from slowpath.interface import Judgement, JudgeOutcome, JudgeRequest, LlmJudge, ModeratorAction
+from slowpath.interface import (
+    Judgement,
+    JudgeOutcome,
+    JudgeRequest,
+    LlmJudge,
+    ModeratorAction,
+    ModeratorQueue,
+)
 from slowpath.metrics import SlowpathMetrics
 
 log = logging.getLogger(__name__)
@@ -47,29 +53,6 @@ class Route(StrEnum):
     LLM_ALLOW = "llm_allow"
     DUPLICATE = "duplicate"
     DEAD_LETTER = "dead_letter"
-
-
-class RoutingQueue(Protocol):
-    """What routing needs of the moderator queue."""
-
-    async def enqueue(
-        self,
-        *,
-        post_id: str,
-        decision_id: str,
-        author_id: str,
-        scores: Mapping[str, float],
-        followers: int | None,
-        payload: bytes,
-        judge: bytes = b"",
-        enqueued_at: float | None = None,
-    ) -> bool: ...
-
-    async def is_done(self, post_id: str) -> bool: ...
-
-    async def mark_done(self, post_id: str, outcome: str) -> None: ...
-
-    async def record_author_outcome(self, author_id: str, action: ModeratorAction) -> object: ...
 
 
 class RecordEmitter(Protocol):
@@ -99,7 +82,7 @@ class DeferredRouter:
     def __init__(
         self,
         *,
-        queue: RoutingQueue,
+        queue: ModeratorQueue,
         emitter: RecordEmitter,
         policy: Policy,
         topics: Topics,
