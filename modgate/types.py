@@ -23,6 +23,7 @@ SPAM: Category = "spam"
 TOXICITY: Category = "toxicity"
 HATE: Category = "hate"
 NSFW: Category = "nsfw"
+KNOWN_MEDIA: Category = "known_media"
 
 
 class Action(StrEnum):
@@ -57,11 +58,30 @@ class Author:
 
 
 @dataclass(frozen=True, slots=True)
+class DecodedImage:
+    """An image after safe decoding: the working copy every image model, OCR and the hash
+    matcher read. ``rgb`` is ``height x width x 3`` uint8, row-major (``numpy.frombuffer``
+    views it without a copy); it is the source image with EXIF orientation applied,
+    transparency composited onto white and, when the source is larger than the configured
+    working size, downscaled (aspect kept)."""
+
+    width: int
+    height: int
+    rgb: bytes
+    format: str  # "jpeg" | "png" | "webp" | "gif" (sniffed from the bytes, never the hint)
+    sha256: str  # hex digest of the original bytes: the cache key for every image result
+    source_width: int
+    source_height: int
+
+
+@dataclass(frozen=True, slots=True)
 class Image:
-    """An image as inline bytes (modgate never fetches URLs)."""
+    """An image as inline bytes (modgate never fetches URLs); ``decoded`` is filled in by
+    the gateway's decoder before any model sees the post."""
 
     data: bytes
     mime_type: str = ""
+    decoded: DecodedImage | None = None
 
 
 @dataclass(frozen=True, slots=True)
