@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from modgate.cli.hashbank import hashbank_app
 from modgate.cli.review import review_app
 from modgate.errors import ConfigError, ModgateError
 
@@ -26,6 +27,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(policy_app, name="policy")
 app.add_typer(export_app, name="export")
 app.add_typer(review_app, name="review")
+app.add_typer(hashbank_app, name="hashbank")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -258,6 +260,52 @@ def export_text(
         evaluate=evaluate,
     )
     typer.echo(json.dumps({"version": metrics["version"], "parity": metrics["parity"]}, indent=2))
+
+
+@export_app.command("image")
+def export_image(
+    checkpoint: Annotated[
+        Path, typer.Argument(help="Hugging Face ViT checkpoint directory (or timm weights file).")
+    ],
+    out: Annotated[Path, typer.Option(help="Artifact directory to write.")],
+    category: Annotated[
+        list[str],
+        typer.Option(help="CATEGORY=LABEL: the model label that scores a category (repeatable)."),
+    ],
+    version: Annotated[str | None, typer.Option(help="Model version (default: hash).")] = None,
+    activation: Annotated[
+        str | None, typer.Option(help="softmax | sigmoid | none (default: from the config).")
+    ] = None,
+    timm_model: Annotated[
+        str | None, typer.Option(help="timm architecture name: export a timm checkpoint.")
+    ] = None,
+) -> None:
+    """Export a ViT image classifier to ONNX (dynamic batch) with parity check and label map.
+
+    Serve it by configuration, e.g. MODGATE_CLASSIFIERS='{..., "violence": "onnx:///OUT"}',
+    with the category's thresholds in the policy file."""
+    from export.errors import ExportError
+    from export.image_onnx import export_image_checkpoint
+
+    mapping: dict[str, str] = {}
+    for item in category:
+        name, sep, label = item.partition("=")
+        if not sep or not name or not label:
+            _fail(f"--category {item!r}: expected CATEGORY=LABEL, e.g. violence=violence")
+        mapping[name] = label
+    try:
+        report = export_image_checkpoint(
+            checkpoint,
+            out,
+            categories=mapping,
+            version=version,
+            activation=activation,
+            timm_model=timm_model,
+        )
+    except ExportError as exc:
+        _fail(f"export failed: {exc}")
+        return
+    typer.echo(json.dumps(_as_dict(report), indent=2, default=str))
 
 
 def _as_dict(report: object) -> dict[str, object]:
