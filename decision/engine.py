@@ -4,13 +4,18 @@ One function per rule. For every category the policy defines, exactly one of the
 ``<cat>.remove_above``, ``<cat>.defer_above``, ``<cat>.spike_allow`` (spike mode let a
 score that would have deferred through), or ``<cat>.model_missing`` (its model was late or
 failed: severe categories always DEFER, others follow ``on_missing``). Post-wide rules:
-``all.models_missing`` when no model answered at all, ``all.below_thresholds`` when nothing
-else fired. The verdict's action is the most severe action any rule asked for.
+``all.models_missing`` when no model answered at all, ``ocr.unread`` when a post's images
+were not read by OCR in time (feature ``ocr`` is ``skipped_budget``, ``deferred`` or ``failed``; the
+policy's ``images.on_ocr_unread`` says what then), ``all.below_thresholds`` when nothing
+else fired. ``evidence`` (e.g. the hash-bank entry an image matched) is cited right after
+its category's rule, with that rule's action. The verdict's action is the most severe
+action any rule asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 
 from decision.policy import CategoryPolicy, Policy
 from modgate.types import Action, Category, Features, Reason, Scores, Verdict, most_severe
@@ -23,12 +28,14 @@ def decide(
     *,
     missing: Collection[Category] = (),
     spike: bool = False,
+    evidence: Sequence[Reason] = (),
 ) -> Verdict:
     """Decide one post.
 
     ``scores`` holds every category a model answered; ``missing`` the categories whose
     model was expected but late or failed. ``features`` may carry ``region`` and
-    ``language``, which select the policy's overrides. ``spike`` turns on spike mode.
+    ``language``, which select the policy's overrides, and ``ocr``. ``spike`` turns on
+    spike mode. ``evidence`` lists reasons a classifier gave for a category's score.
     """
     region = str(features.get("region") or "")
     language = str(features.get("language") or "")
@@ -43,6 +50,13 @@ def decide(
             continue  # no model serves this category in this deployment
         if reason is not None:
             reasons.append(reason)
+        action = reason.action if reason is not None else Action.ALLOW
+        reasons.extend(
+            replace(e, action=action, category=category) for e in evidence if e.category == category
+        )
+    ocr = _ocr_rule(features, policy)
+    if ocr is not None:
+        reasons.append(ocr)
     reasons.extend(_post_wide_rules(scores, missing, reasons, policy))
     reasons.sort(key=lambda r: -r.action.severity)
     return Verdict(
@@ -91,6 +105,18 @@ def _missing_rule(category: Category, thresholds: CategoryPolicy) -> Reason:
     action = Action.DEFER if thresholds.on_missing == "defer" else Action.ALLOW
     detail = f"model missing; policy on_missing={thresholds.on_missing}"
     return Reason(f"{category}.model_missing", action, category, detail=detail)
+
+
+OCR_UNREAD = frozenset({"skipped_budget", "deferred", "failed"})
+
+
+def _ocr_rule(features: Features, policy: Policy) -> Reason | None:
+    status = features.get("ocr")
+    if status not in OCR_UNREAD:
+        return None
+    action = Action(policy.images.on_ocr_unread)
+    detail = f"text inside the images was not read (ocr: {status})"
+    return Reason("ocr.unread", action, detail=detail)
 
 
 def _post_wide_rules(

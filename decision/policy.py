@@ -88,6 +88,15 @@ class SpikePolicy(_Frozen):
     raise_by: Probability = 0.0
 
 
+class ImagesPolicy(_Frozen):
+    """Images whose text could not be read in the synchronous path: ``ocr: skipped_budget``
+    (the deadline left too little time) or ``ocr: deferred`` (OCR configured for the slow
+    path). ``defer`` allows the post now and sends it to the slow path, where the text is
+    read; ``allow`` accepts that text inside images goes unchecked."""
+
+    on_ocr_unread: Literal["defer", "allow"] = "defer"
+
+
 class JudgePolicy(_Frozen):
     """How far the slow path trusts its LLM judge: an opinion at or above
     ``auto_decide_confidence`` becomes the final outcome; anything less goes to moderators."""
@@ -103,6 +112,7 @@ class Policy(_Frozen):
     on_all_missing: Literal["defer", "remove"] = "defer"
     spike: SpikePolicy = SpikePolicy()
     judge: JudgePolicy = JudgePolicy()
+    images: ImagesPolicy = ImagesPolicy()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

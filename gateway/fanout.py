@@ -6,6 +6,8 @@ classifiers are cancelled and, like failed ones, reported missing with a reason 
 awaited past the deadline. One failure never cancels the others (no TaskGroup here).
 A post a classifier does not apply to (no text for a text model) is "not applicable", not
 missing.
+Scores two classifiers give for one category merge by maximum; a ``DetailedClassifier``'s
+evidence and notes are collected per post for the policy and the decision record.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from models.errors import ModelError, ModelTimeoutError
-from models.interface import Classifier
-from modgate.types import Category, ModelVersion, Post, Scores
+from models.interface import Classifier, DetailedClassifier, Prediction
+from modgate.types import Category, FeatureValue, ModelVersion, Post, Reason, Scores
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,14 @@ class PostScores:
     answered: list[ModelVersion] = field(default_factory=list)
     missing_models: dict[str, str] = field(default_factory=dict)  # model name -> reason
     missing_categories: set[Category] = field(default_factory=set)
+    evidence: list[Reason] = field(default_factory=list)
+    notes: dict[str, FeatureValue] = field(default_factory=dict)
+
+    def merge(self, prediction: Prediction) -> None:
+        for category, value in prediction.scores.items():
+            self.scores[category] = max(value, self.scores.get(category, 0.0))
+        self.evidence.extend(prediction.evidence)
+        self.notes.update(prediction.notes)
 
 
 async def fan_out(
@@ -38,13 +48,13 @@ async def fan_out(
     """Score ``posts`` with every classifier; return by ``deadline`` (loop time) at the latest."""
     loop = asyncio.get_running_loop()
     results = [PostScores() for _ in posts]
-    tasks: dict[asyncio.Task[list[Scores]], tuple[Classifier, list[int]]] = {}
+    tasks: dict[asyncio.Task[list[Prediction]], tuple[Classifier, list[int]]] = {}
     for clf in classifiers.values():
         indices = [i for i, post in enumerate(posts) if clf.applies_to(post)]
         if not indices:
             continue
         remaining = deadline - loop.time()
-        coro = clf.predict([posts[i] for i in indices], timeout_s=remaining)
+        coro = _predict(clf, [posts[i] for i in indices], remaining)
         tasks[asyncio.ensure_future(coro)] = (clf, indices)
     if not tasks:
         return results
@@ -59,8 +69,17 @@ async def fan_out(
     return results
 
 
+async def _predict(clf: Classifier, posts: list[Post], timeout_s: float) -> list[Prediction]:
+    if isinstance(clf, DetailedClassifier):
+        return await clf.predict_detailed(posts, timeout_s=timeout_s)
+    return [Prediction(scores) for scores in await clf.predict(posts, timeout_s=timeout_s)]
+
+
 def _collect(
-    task: asyncio.Task[list[Scores]], clf: Classifier, indices: list[int], results: list[PostScores]
+    task: asyncio.Task[list[Prediction]],
+    clf: Classifier,
+    indices: list[int],
+    results: list[PostScores],
 ) -> None:
     exc = task.exception()
     if exc is not None:
@@ -77,13 +96,13 @@ def _collect(
         )
         _mark_missing(results, indices, clf, "error: wrong result count")
         return
-    if not all(_valid(scores) for scores in batch):
+    if not all(_valid(prediction.scores) for prediction in batch):
         log.error("classifier %s returned a score outside [0, 1]", clf.name)
         _mark_missing(results, indices, clf, "error: invalid score")
         return
     version = ModelVersion(clf.name, clf.version)
-    for i, scores in zip(indices, batch, strict=True):
-        results[i].scores.update(scores)
+    for i, prediction in zip(indices, batch, strict=True):
+        results[i].merge(prediction)
         results[i].answered.append(version)
 
 

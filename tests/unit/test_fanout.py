@@ -4,10 +4,12 @@ past the deadline, and never take the others down with them."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from gateway.fanout import fan_out
 from models.errors import ModelUnavailableError
-from modgate.types import Image, Post
+from models.interface import Prediction
+from modgate.types import Action, Image, Post, Reason, Scores
 from tests.fakes import FunctionClassifier, constant
 
 POST = Post(post_id="p1", text="hello there")
@@ -86,3 +88,33 @@ async def test_expired_deadline_reports_everything_missing() -> None:
     clf = FunctionClassifier("spam", ("spam",), constant("spam", 0.3), delay_s=0.01)
     [result] = await fan_out({"spam": clf}, [POST], deadline=_deadline(0.0))
     assert result.missing_models == {"spam": "timeout"}
+
+
+async def test_scores_for_one_category_merge_by_maximum_with_notes_and_evidence() -> None:
+    """The post text's toxicity and the toxicity of the text inside its images: the higher
+    one counts; a detailed classifier's notes and evidence reach the result."""
+
+    class ImageText:
+        name, version, categories = "ocr", "1", ()
+
+        def applies_to(self, post: Post) -> bool:
+            return True
+
+        async def predict(self, posts: Sequence[Post], *, timeout_s: float) -> list[Scores]:
+            raise AssertionError("predict_detailed is preferred")
+
+        async def predict_detailed(
+            self, posts: Sequence[Post], *, timeout_s: float
+        ) -> list[Prediction]:
+            cite = Reason("toxicity.image_text", Action.ALLOW, "toxicity")
+            return [Prediction({"toxicity": 0.8}, (cite,), {"ocr": "done"}) for _ in posts]
+
+        async def aclose(self) -> None:
+            return None
+
+    text = FunctionClassifier("text", ("toxicity",), constant("toxicity", 0.3))
+    [result] = await fan_out({"text": text, "ocr": ImageText()}, [POST], deadline=_deadline(1.0))
+    assert result.scores == {"toxicity": 0.8}
+    assert result.notes == {"ocr": "done"}
+    assert [r.code for r in result.evidence] == ["toxicity.image_text"]
+    assert not result.missing_categories
