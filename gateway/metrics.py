@@ -80,5 +80,18 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.image_decode = Histogram(
+            "modgate_image_decode_seconds",
+            "Time to decode the images of one call.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.ocr = Counter(
+            "modgate_ocr_posts",
+            "Posts with images by OCR status (done, skipped_budget, deferred, failed, off).",
+            ["status"],
+            registry=self.registry,
+        )
+
     def serve_http(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)

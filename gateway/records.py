@@ -50,7 +50,9 @@ def _author(author: Author) -> pb.Author:
 def image_refs(post: Post) -> list[rpb.ImageRef]:
     return [
         rpb.ImageRef(
-            sha256=hashlib.sha256(i.data).hexdigest(), size_bytes=len(i.data), mime_type=i.mime_type
+            sha256=i.decoded.sha256 if i.decoded else hashlib.sha256(i.data).hexdigest(),
+            size_bytes=len(i.data),
+            mime_type=i.mime_type,
         )
         for i in post.images
     ]

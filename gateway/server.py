@@ -31,7 +31,7 @@ from models.factory import build_classifier
 from models.interface import Classifier
 from modgate.errors import ConfigError
 from modgate.pb import moderation_pb2 as pb
-from modgate.settings import GatewaySettings
+from modgate.settings import GatewaySettings, OcrEngine
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ class Gateway:
             )
             if settings.redis.url
             else None,
+            ocr_configured=OCR_CLASSIFIER in classifiers,
         )
         if service.sink is not None:
             await service.sink.start()
@@ -162,14 +163,48 @@ class Gateway:
             await self.service.author_store.aclose()
         for clf in self.service.classifiers.values():
             await clf.aclose()
+        self.service.decoder.close()
         log.info("gateway stopped")
 
 
+OCR_CLASSIFIER = "ocr"
+HASHBANK_CLASSIFIER = "hashbank"
+
+
 def load_classifiers(settings: GatewaySettings) -> dict[str, Classifier]:
-    return {
-        name: build_classifier(name, url, settings.onnx)
+    """The configured model classifiers plus the image stages settings turn on: OCR into
+    the text model (``ocr``) and the hash-bank matcher (``hashbank``)."""
+    cache = settings.images.cache_entries
+    classifiers: dict[str, Classifier] = {
+        name: build_classifier(name, url, settings.onnx, cache_entries=cache)
         for name, url in settings.classifier_urls().items()
     }
+    for reserved in (OCR_CLASSIFIER, HASHBANK_CLASSIFIER):
+        if reserved in classifiers:
+            raise ConfigError(f"classifier name {reserved!r} is reserved for the image stages")
+    if settings.ocr.engine is not OcrEngine.OFF:
+        from models.ocr import OcrTextClassifier, build_ocr_engine
+        from models.text import TextClassifier
+
+        text = classifiers.get(settings.ocr.text_classifier)
+        if not isinstance(text, TextClassifier):
+            raise ConfigError(
+                f"OCR scores image text with classifier {settings.ocr.text_classifier!r}, "
+                "which is not a configured in-process text classifier; set "
+                "MODGATE_OCR__TEXT_CLASSIFIER, or MODGATE_OCR__ENGINE=off"
+            )
+        engine = build_ocr_engine(settings.ocr)
+        if engine is not None:
+            classifiers[OCR_CLASSIFIER] = OcrTextClassifier(
+                engine, text.model, settings.ocr, cache_entries=cache
+            )
+    if settings.hashbank.enabled:
+        from models.media_match import HashMatchClassifier
+
+        classifiers[HASHBANK_CLASSIFIER] = HashMatchClassifier(
+            settings.hashbank, cache_entries=cache
+        )
+    return classifiers
 
 
 async def serve(settings: GatewaySettings) -> None:

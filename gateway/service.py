@@ -24,6 +24,7 @@ from decision import Policy, decide
 from gateway.author_store import AuthorStore, StoredAuthor, with_counters
 from gateway.fanout import PostScores, fan_out
 from gateway.features import TextAnalyzer, assemble_features
+from gateway.images import ImageDecoder
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import RecordSink
 from gateway.records import publish_verdict
@@ -57,8 +58,13 @@ class ModerationService:
         *,
         sink: RecordSink | None = None,
         author_store: AuthorStore | None = None,
+        ocr_configured: bool = False,
     ) -> None:
         self.settings = settings
+        self.decoder = ImageDecoder(settings.images, metrics)
+        # Whether an OCR classifier is in ``classifiers``: a post with images but no OCR
+        # note was then skipped (late or failed), not unconfigured ("off").
+        self.ocr_configured = ocr_configured
         self.sink = sink
         self.author_store = author_store
         self.topics = Topics(settings.stream.topic_prefix)
@@ -82,7 +88,7 @@ class ModerationService:
         def parse(raw: bytes) -> list[Post]:
             return [validate_request(decode(pb.ModerateRequest, raw), self.settings)]
 
-        verdicts = await self._serve("Moderate", data, context, parse)
+        verdicts = await self._serve("Moderate", data, context, parse, batch=False)
         return verdicts[0]
 
     async def moderate_batch(
@@ -91,7 +97,7 @@ class ModerationService:
         def parse(raw: bytes) -> list[Post]:
             return validate_batch(decode(pb.ModerateBatchRequest, raw), self.settings)
 
-        verdicts = await self._serve("ModerateBatch", data, context, parse)
+        verdicts = await self._serve("ModerateBatch", data, context, parse, batch=True)
         return pb.ModerateBatchResponse(verdicts=verdicts)
 
     async def _serve(
@@ -100,12 +106,15 @@ class ModerationService:
         data: bytes,
         context: grpc.aio.ServicerContext[Any, Any],
         parse: Callable[[bytes], list[Post]],
+        *,
+        batch: bool,
     ) -> list[pb.Verdict]:
-        """The frame every RPC shares: deadline at ingress, parse, moderate, map errors, time."""
+        """The frame every RPC shares: deadline at ingress, parse and decode images,
+        moderate, map errors, time."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         try:
-            posts = parse(data)
+            posts = await self.decoder.decode_posts(parse(data), batch=batch)
             verdicts = await self._moderate(posts, self.deadline_for(context, start), start)
         except Exception as exc:  # RPC boundary: map to a status, log, count
             await self._abort(context, exc, method)
@@ -125,6 +134,12 @@ class ModerationService:
             for post in posts
         ]
         scored = await fan_out(self.classifiers, posts, deadline=deadline)
+        for post, feats, result in zip(posts, features, scored, strict=True):
+            feats.update(result.notes)
+            if post.images and "ocr" not in feats:
+                feats["ocr"] = "skipped_budget" if self.ocr_configured else "off"
+            if post.images:
+                self.metrics.ocr.labels(str(feats["ocr"])).inc()
         latency_ms = (asyncio.get_running_loop().time() - start) * 1000.0
         return [
             self._verdict(post, feats, result, latency_ms)
@@ -150,6 +165,7 @@ class ModerationService:
             self.policy,
             missing=result.missing_categories,
             spike=self.settings.spike_mode,
+            evidence=result.evidence,
         )
         decision_id = uuid.uuid4().hex
         missing = sorted(result.missing_models.items())
@@ -179,6 +195,7 @@ class ModerationService:
             spike_mode=verdict.spike_mode,
             language=str(features["language"] or ""),
             text_normalization=[s for s in str(features["text_normalization"]).split(",") if s],
+            ocr=str(features.get("ocr") or ""),
         )
         self._record(post, features, verdict.action, message, missing)
         return message

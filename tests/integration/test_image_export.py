@@ -9,9 +9,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from export.errors import ExportError
+from gateway.server import load_classifiers
 from models.image_preprocess import PreprocessSpec, preprocess_batch
+from modgate.pb import moderation_pb2 as pb
+from modgate.settings import DEFAULT_POLICY, GatewaySettings
+from tests.images import encode, photo
+from tests.integration.conftest import StartGateway
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -242,3 +248,33 @@ def test_parity_failure_raises_and_writes_nothing(
     assert caught.value.max_abs_diff == pytest.approx(1e-3, rel=1e-2)
     assert caught.value.rows == 4
     assert not any(out.iterdir())
+
+
+async def test_an_exported_vit_plugs_into_the_gateway_by_configuration(
+    checkpoint: Path, tmp_path: Path, start_gateway: StartGateway
+) -> None:
+    """No code: the artifact directory in MODGATE_CLASSIFIERS and the categories' thresholds
+    in the policy file are all it takes to serve a fine-tuned ViT."""
+    out = tmp_path / "vit"
+    export_image_checkpoint(checkpoint, out, categories={"violence": "violence", "gore": "gore"})
+    policy = yaml.safe_load(DEFAULT_POLICY.read_text())
+    for category in ("violence", "gore"):
+        policy["categories"][category] = {"remove_above": 0.99, "defer_above": 0.9}
+    policy_path = tmp_path / "policy.yaml"
+    policy_path.write_text(yaml.safe_dump(policy))
+    overrides: dict[str, Any] = {
+        "policy_path": policy_path,
+        "ocr": {"engine": "off"},
+        "hashbank": {"enabled": False},
+    }
+    urls = {"violence_vit": f"onnx://{out}"}
+    classifiers = load_classifiers(GatewaySettings(classifiers=urls, **overrides))
+    _, stub = await start_gateway(classifiers, **overrides)
+    image = pb.Image(data=encode(photo("chelsea"), "PNG"))
+    verdict = await stub.Moderate(pb.ModerateRequest(post_id="v", images=[image]), timeout=5)
+    assert {m.name for m in verdict.models} == {"violence_vit"}
+    # A random tiny ViT: its scores mean nothing, but they are probabilities that sum with
+    # "safe" to one, and the policy read them.
+    assert 0.0 < verdict.scores["violence"] + verdict.scores["gore"] < 1.0
+    assert verdict.ocr == "off"
+    assert not verdict.degraded
