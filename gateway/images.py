@@ -1,7 +1,7 @@
 """The decode stage: every inline image of a call decoded safely, off the event loop, under
 one time limit, before any model sees the post.
 
-Each image is decoded on a small thread pool by ``gateway.image_decode.decode_image``
+Each image is decoded on a small thread pool by ``models.image_decode.decode_image``
 (format allow-list, header-checked pixel limits, polyglot check). A refused image fails the
 whole call with INVALID_ARGUMENT naming it (``images[1].data``, ``posts[3].images[0].data``);
 so does a call whose images are not all decoded within ``images.decode_timeout_ms``. A
@@ -16,8 +16,8 @@ import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from gateway.image_decode import ImageDecodeError, decode_image
 from gateway.metrics import GatewayMetrics
+from models.image_decode import ImageDecodeError, decode_image
 from modgate.errors import BadInputError
 from modgate.settings import ImageSettings
 from modgate.types import DecodedImage, Post

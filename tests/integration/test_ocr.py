@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from gateway.image_decode import decode_image
+from models.image_decode import decode_image
 from models.ocr import OcrTextClassifier, RapidOcrEngine
 from modgate.settings import ImageSettings, OcrSettings
 from modgate.types import DecodedImage, Image, Post

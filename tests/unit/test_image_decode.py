@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.image_decode import (
+from models.image_decode import (
     SUPPORTED_FORMATS,
     ImageDecodeError,
     decode_image,
