@@ -152,7 +152,7 @@ class StreamSettings(BaseModel):
 
 
 class ImageSettings(BaseModel):
-    """Safe decoding of inline images (``gateway/image_decode.py``). The byte and count
+    """Safe decoding of inline images (``models/image_decode.py``). The byte and count
     limits are ``max_image_bytes`` / ``max_images`` on the gateway settings; these bound
     what decoding may cost. Every limit is checked from the header, before pixels are
     decoded, so a decompression bomb is refused without being expanded."""
@@ -376,6 +376,13 @@ class SlowpathSettings(BaseSettings):
     policy_path: Path = DEFAULT_POLICY
     judge: JudgeSettings = JudgeSettings()
     queue: QueueSettings = QueueSettings()
+    # Text inside the images of posts the gateway could not OCR in time (verdict ocr:
+    # skipped_budget / deferred / failed): read here with the same engine and text model.
+    # MODGATE_OCR__ENGINE=off leaves it to moderators. ``ocr.mode`` does not apply here.
+    ocr: OcrSettings = OcrSettings()
+    images: ImageSettings = ImageSettings()
+    text_model: str = f"onnx://{ARTIFACTS_DIR / 'text' / 'model.onnx'}"
+    onnx: OnnxSettings = OnnxSettings()
     # Faust: consumer group id, local data directory, group timeouts.
     app_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = "modgate-slowpath"
     data_dir: Path = DEFAULT_STATE_DIR / "faust"
@@ -396,6 +403,12 @@ class SlowpathSettings(BaseSettings):
     log_json: bool = True
 
     _check_level = field_validator("log_level")(_check_log_level)
+
+    @field_validator("text_model")
+    @classmethod
+    def _check_text_model(cls, value: str) -> str:
+        ClassifierUrl.parse("text_model", value)
+        return value
 
     @field_validator("stream")
     @classmethod

@@ -24,9 +24,11 @@ from typing import Any
 import faust
 
 from decision import Policy, load_policy
+from modgate.errors import ConfigError
 from modgate.records import Topics
-from modgate.settings import SlowpathSettings
+from modgate.settings import ClassifierUrl, SlowpathSettings
 from slowpath.errors import QueueUnavailableError
+from slowpath.image_text import ImageTextCheck
 from slowpath.interface import LlmJudge
 from slowpath.llm_openai import OpenAiJudge
 from slowpath.metrics import SlowpathMetrics
@@ -52,6 +54,23 @@ def faust_broker(settings: SlowpathSettings) -> str:
     return ";".join(f"kafka://{server}" for server in settings.stream.bootstrap_servers())
 
 
+def image_text_check(settings: SlowpathSettings) -> ImageTextCheck | None:
+    """The OCR check the settings ask for (None with ``ocr.engine = off``)."""
+    from models.factory import build_classifier
+    from models.ocr import OcrTextClassifier, build_ocr_engine
+    from models.text import TextClassifier
+
+    engine = build_ocr_engine(settings.ocr)
+    if engine is None:
+        return None
+    url = ClassifierUrl.parse("text_model", settings.text_model)
+    text = build_classifier("text", url, settings.onnx)
+    if not isinstance(text, TextClassifier):
+        raise ConfigError(f"text_model {settings.text_model!r} is not a text classifier")
+    reader = OcrTextClassifier(engine, text.model, settings.ocr, cache_entries=0)
+    return ImageTextCheck(reader, settings.images)
+
+
 class SlowpathWorker:
     def __init__(
         self,
@@ -75,6 +94,7 @@ class SlowpathWorker:
         if judge is None and settings.judge.enabled:
             judge = OpenAiJudge(settings.judge, self.policy)
         self.judge = judge
+        self.image_text = image_text_check(settings)
         self.app = self._build_app()
         self.router = DeferredRouter(
             queue=self.queue,
@@ -83,6 +103,7 @@ class SlowpathWorker:
             topics=self.topics,
             judge=self.judge,
             metrics=self.metrics,
+            image_text=self.image_text,
         )
 
     def _build_app(self) -> faust.App:
@@ -136,10 +157,11 @@ class SlowpathWorker:
     async def start(self) -> None:
         await self.app.start()
         log.info(
-            "slow-path worker %s consuming %s (judge %s, concurrency %d)",
+            "slow-path worker %s consuming %s (judge %s, image text %s, concurrency %d)",
             self.settings.app_id,
             self.topics.deferred,
             self.judge.model if self.judge else "off: deferred posts go to moderators",
+            self.image_text.reader.version if self.image_text else "off",
             self.settings.worker_concurrency,
         )
 
@@ -147,6 +169,8 @@ class SlowpathWorker:
         await self.app.stop()
         if self.judge is not None:
             await self.judge.aclose()
+        if self.image_text is not None:
+            self.image_text.close()
         await self.queue.aclose()
         log.info("slow-path worker %s stopped", self.settings.app_id)
 

@@ -37,5 +37,12 @@ class SlowpathMetrics:
             registry=self.registry,
         )
 
+        self.ocr_checks = Counter(
+            "modgate_slowpath_ocr_checks",
+            "Posts whose image text the slow path read, by result (allow, remove, review).",
+            ["result"],
+            registry=self.registry,
+        )
+
     def serve_http(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)

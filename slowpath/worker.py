@@ -5,10 +5,13 @@ tests and benchmarks drive it directly (``slowpath/app.py`` wires it to the stre
 
 1. decode the ``DeferredPost`` (an undecodable record or unknown schema is poison);
 2. skip it if the post was already finalized or queued (redelivery, spool replay);
-3. ask the LLM judge, when one is configured; a confident opinion (the policy's
+3. read the text inside its images when the gateway could not (``slowpath/image_text.py``):
+   if that unread text was the only reason to defer, the policy's new verdict on it is final
+   when it is ALLOW or REMOVE (source ``model``); otherwise the text goes on to the judge;
+4. ask the LLM judge, when one is configured; a confident opinion (the policy's
    ``judge.auto_decide_confidence``, no injection suspected) is final: an action and a label
    go to Kafka with source ``llm``, and a removal counts against the author;
-4. otherwise the post joins the moderator queue with the judge's opinion attached.
+5. otherwise the post joins the moderator queue with the judge's opinion attached.
 
 ``process_with_retries`` wraps it: poison goes to the dead-letter topic at once; a Redis
 outage is retried with capped exponential backoff for as long as it lasts (the record is
@@ -29,7 +32,9 @@ from decision import Policy
 from modgate.pb import records_pb2 as rpb
 from modgate.records import RecordError, Topics, decode, encode
 from modgate.settings import SlowpathSettings
+from modgate.types import Action
 from slowpath.errors import QueueUnavailableError
+from slowpath.image_text import ImageText, ImageTextCheck, recheck
 from slowpath.interface import (
     Judgement,
     JudgeOutcome,
@@ -51,6 +56,8 @@ class Route(StrEnum):
     QUEUED = "queued"
     LLM_REMOVE = "llm_remove"
     LLM_ALLOW = "llm_allow"
+    OCR_ALLOW = "ocr_allow"
+    OCR_REMOVE = "ocr_remove"
     DUPLICATE = "duplicate"
     DEAD_LETTER = "dead_letter"
 
@@ -88,8 +95,10 @@ class DeferredRouter:
         topics: Topics,
         judge: LlmJudge | None = None,
         metrics: SlowpathMetrics | None = None,
+        image_text: ImageTextCheck | None = None,
     ) -> None:
         self.queue = queue
+        self.image_text = image_text
         self.emitter = emitter
         self.policy = policy
         self.topics = topics
@@ -103,7 +112,17 @@ class DeferredRouter:
             raise RecordError("DeferredPost", "post.post_id is empty")
         if await self.queue.is_done(post.post_id):
             return Route.DUPLICATE
-        judgement = await self._judge(record) if self.judge is not None else None
+        text, scores = post.text, dict(record.verdict.scores)
+        if self.image_text is not None and self.image_text.applies_to(record):
+            found = await self.image_text.read(record)
+            if found is not None:
+                final, scores = recheck(record, found, self.policy)
+                self.metrics.ocr_checks.labels(final.value if final else "review").inc()
+                if final is not None:
+                    return await self._finalize_image_text(record, final, found)
+                if found.text:
+                    text = f"{post.text}\n\n[text inside the images]\n{found.text}".strip()
+        judgement = await self._judge(record, text, scores) if self.judge is not None else None
         if judgement is not None and judgement.is_confident(
             self.policy.judge.auto_decide_confidence
         ):
@@ -112,29 +131,55 @@ class DeferredRouter:
             post_id=post.post_id,
             decision_id=record.verdict.decision_id,
             author_id=post.author.id,
-            scores=dict(record.verdict.scores),
+            scores=dict(scores),
             followers=post.author.followers if post.author.HasField("followers") else None,
             payload=value,
             judge=opinion_record(judgement).SerializeToString() if judgement else b"",
         )
         return Route.QUEUED
 
-    async def _judge(self, record: rpb.DeferredPost) -> Judgement:
+    async def _judge(
+        self, record: rpb.DeferredPost, text: str, scores: dict[str, float]
+    ) -> Judgement:
         assert self.judge is not None
         post = record.post
         judgement = await self.judge.judge(
             JudgeRequest(
                 post_id=post.post_id,
-                text=post.text,
+                text=text,
                 language=record.verdict.language,
                 region=post.region,
-                scores=dict(record.verdict.scores),
+                scores=scores,
             )
         )
         self.metrics.judge_latency.labels(judgement.outcome.value).observe(
             judgement.latency_ms / 1000.0
         )
         return judgement
+
+    async def _finalize_image_text(
+        self, record: rpb.DeferredPost, final: Action, found: ImageText
+    ) -> Route:
+        """The policy's verdict once the image text is read: an action with source model."""
+        assert self.image_text is not None
+        post = record.post
+        remove = final is Action.REMOVE
+        action = rpb.ActionRecord(
+            action_id=action_id(post.post_id, "ocr"),
+            post_id=post.post_id,
+            decision_id=record.verdict.decision_id,
+            outcome=rpb.OUTCOME_REMOVE if remove else rpb.OUTCOME_ALLOW,
+            source=rpb.MODEL,
+            actor=self.image_text.reader.version,
+            reason=f"ocr.{final.value}",
+            note=f"text inside the images: {found.text[:500]}" if found.text else "no text found",
+            decided_at=time.time(),
+            final=True,
+        )
+        await self.emitter.send_and_wait(self.topics.actions, post.post_id.encode(), encode(action))
+        route = Route.OCR_REMOVE if remove else Route.OCR_ALLOW
+        await self.queue.mark_done(post.post_id, route.value)
+        return route
 
     async def _finalize(self, record: rpb.DeferredPost, judgement: Judgement) -> Route:
         post = record.post
