@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= cpu,train,dev
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: setup up serve test lint typecheck unit integration bench bench-text bench-slowpath train-spam train-text clean
+.PHONY: setup up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-text: $(STAMP)  ## text model: modgate ONNX (int8, fp32) vs PyTorch, side 
 
 bench-slowpath: $(STAMP)  ## slow path: deferred posts/s to the queue, queue claim/decide latency
 	$(BIN)/python -m bench.slowpath
+
+bench-images: $(STAMP)  ## images: decode, NSFW, ViT-tiny, OCR, PDQ; image posts under load, OCR on/off
+	$(BIN)/python -m bench.images
 
 train-spam: $(STAMP)
 	$(BIN)/modgate train spam
