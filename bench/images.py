@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from bench.image_load import CAPTIONS, DEADLINE_MS, PHOTOS, TOXIC, bench_load
+from bench.report import write_results
 from bench.slowpath import commit
 from bench.text_latency import RESULTS, machine, timings
 from models.image import ImageClassifier, pixels
@@ -352,10 +353,8 @@ def main() -> int:
     t0 = time.perf_counter()
     result = run(args)
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"images-{args.label}.json").write_text(json.dumps(result, indent=2) + "\n")
     md = render(result)
-    (RESULTS / f"images-{args.label}.md").write_text(md)
+    write_results(RESULTS, f"images-{args.label}", result, md)
     print(md)
     return 0
 

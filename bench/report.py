@@ -48,3 +48,10 @@ def render_micro(json_path: Path) -> str:
             f"{stats['mean'] * 1e6:.1f} | {stats['ops']:.0f} | {stats['rounds']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def write_results(results_dir: Path, stem: str, result: dict[str, Any], markdown: str) -> None:
+    """``<stem>.json`` (every figure) and ``<stem>.md`` (the tables) in ``results_dir``."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (results_dir / f"{stem}.md").write_text(markdown)

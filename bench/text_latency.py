@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.report import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 TOKENS = (16, 64, 128)
@@ -254,10 +256,8 @@ def main() -> int:
     parser.add_argument("--label", default="cpu")
     args = parser.parse_args()
     result = run(args)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"text-{args.label}.json").write_text(json.dumps(result, indent=2) + "\n")
     md = render(result)
-    (RESULTS / f"text-{args.label}.md").write_text(md)
+    write_results(RESULTS, f"text-{args.label}", result, md)
     print(md)
     return 0
 
