@@ -178,6 +178,10 @@ class OcrTextClassifier:
             max_workers=settings.workers, thread_name_prefix="ocr"
         )
         self._busy = 0
+        # Engines are per thread and load their models on first use (~0.3 s): load them on
+        # the OCR workers now, not in the first post's budget.
+        for _ in range(settings.workers):
+            self._executor.submit(engine.read, np.full((32, 32, 3), 255, dtype=np.uint8))
 
     @property
     def name(self) -> str:
