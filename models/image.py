@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,9 @@ def check_image_metadata(
     )
 
 
-def _weights_path(metadata: dict[str, Any], artifact_dir: Path, fail: Any) -> Path:
+def _weights_path(
+    metadata: dict[str, Any], artifact_dir: Path, fail: Callable[[str], ArtifactError]
+) -> Path:
     weights = metadata.get("weights")
     if weights is None:
         path = artifact_dir / MODEL_FILE
@@ -289,7 +291,7 @@ class ImageClassifier:
         self._model.session.close()
 
 
-def _max_over(per_image: Any) -> dict[Category, float]:
+def _max_over(per_image: Iterable[Mapping[Category, float]]) -> dict[Category, float]:
     merged: dict[Category, float] = {}
     for scores in per_image:
         for category, value in scores.items():
