@@ -42,8 +42,8 @@ import torch
 from torch import nn
 
 from export.errors import ExportError, ParityError
+from export.image_card import render_model_card
 from models.image_preprocess import (
-    RESAMPLING,
     PreprocessSpec,
     preprocess,
     spec_from_hf_processor,
@@ -58,11 +58,6 @@ PARITY_TOLERANCE = 1e-4
 ACTIVATIONS = ("softmax", "sigmoid")
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PREPROCESSOR_CONFIG = "preprocessor_config.json"
-TIMM_LABELS_FILE = "labels.txt"
-TIMM_UNAVAILABLE = (
-    "timm needs torchvision, which does not import on this machine; "
-    "use a transformers ViT checkpoint"
-)
 # ViTImageProcessor's defaults, used when a checkpoint has no preprocessor_config.json.
 VIT_DEFAULT_PREPROCESSOR: dict[str, Any] = {
     "do_resize": True,
@@ -92,7 +87,7 @@ class ImageExportReport:
 
 
 @dataclass(frozen=True, slots=True)
-class _Loaded:
+class Loaded:
     """A checkpoint ready to export: a logits-only module and what describes it."""
 
     net: nn.Module
@@ -137,7 +132,12 @@ def export_image_checkpoint(
         raise ExportError(f"tolerance must be a finite number >= 0; got {tolerance!r}")
     _check_category_names(categories)
 
-    loaded = _load_timm(checkpoint, timm_model) if timm_model else _load_transformers(checkpoint)
+    if timm_model:
+        from export.image_timm import load_timm
+
+        loaded = load_timm(checkpoint, timm_model)
+    else:
+        loaded = _load_transformers(checkpoint)
     checked = _check_categories(categories, loaded.labels)
     chosen_activation = activation or loaded.default_activation
     log.info(
@@ -315,7 +315,7 @@ def _check_categories(categories: Mapping[str, str], labels: Sequence[str]) -> d
     return dict(categories)
 
 
-def _load_transformers(checkpoint: Path) -> _Loaded:
+def _load_transformers(checkpoint: Path) -> Loaded:
     from transformers import ViTForImageClassification
 
     if not checkpoint.is_dir():
@@ -359,7 +359,7 @@ def _load_transformers(checkpoint: Path) -> _Loaded:
             f"model expects {expected[0]}x{expected[1]} (config.image_size)"
         )
     multi_label = getattr(config, "problem_type", None) == "multi_label_classification"
-    return _Loaded(
+    return Loaded(
         net=LogitsOnly(model).eval(),
         labels=labels,
         default_activation="sigmoid" if multi_label else "softmax",
@@ -367,76 +367,6 @@ def _load_transformers(checkpoint: Path) -> _Loaded:
         preprocess_source=preprocess_source,
         source="transformers",
     )
-
-
-def _load_timm(checkpoint: Path, timm_model: str) -> _Loaded:
-    try:
-        import timm
-        from timm.data import resolve_data_config
-    except Exception as exc:  # ImportError, or torchvision failing at import time
-        raise ExportError(f"{TIMM_UNAVAILABLE} ({type(exc).__name__}: {exc})") from exc
-
-    labels_path = checkpoint.parent / TIMM_LABELS_FILE
-    file_labels: list[str] | None = None
-    if labels_path.is_file():
-        file_labels = [s.strip() for s in labels_path.read_text(encoding="utf-8").splitlines()]
-        file_labels = [s for s in file_labels if s]
-    kwargs: dict[str, Any] = {"pretrained": False, "checkpoint_path": str(checkpoint)}
-    if file_labels:
-        kwargs["num_classes"] = len(file_labels)
-    try:
-        model = timm.create_model(timm_model, **kwargs)
-    except Exception as exc:  # unknown model name, state-dict mismatch, unreadable file
-        raise ExportError(f"timm cannot build {timm_model!r} from {checkpoint}: {exc}") from exc
-    model.eval()
-    num_classes = int(model.num_classes)
-    if file_labels and len(file_labels) != num_classes:
-        raise ExportError(f"{labels_path} has {len(file_labels)} labels, model {num_classes}")
-    labels = tuple(file_labels) if file_labels else tuple(f"class_{i}" for i in range(num_classes))
-
-    cfg = resolve_data_config({}, model=model)
-    _, height, width = (int(v) for v in cfg["input_size"])
-    crop_pct = float(cfg.get("crop_pct") or 0.875)
-    interpolation = str(cfg.get("interpolation", "bilinear"))
-    if interpolation not in RESAMPLING:
-        raise ExportError(f"timm interpolation {interpolation!r} has no PIL equivalent here")
-    if cfg.get("crop_mode", "center") != "squash":
-        log.warning(
-            "timm eval resizes the shortest edge (crop_mode %r); the exported spec resizes the "
-            "whole image to %dx%d (crop_mode 'squash'): non-square photos score slightly "
-            "differently than under timm's own transform",
-            cfg.get("crop_mode", "center"),
-            math.floor(height / crop_pct),
-            math.floor(width / crop_pct),
-        )
-    spec = PreprocessSpec(
-        # timm's transforms_imagenet_eval: scale_size = floor(img_size / crop_pct)
-        resize=(math.floor(height / crop_pct), math.floor(width / crop_pct)),
-        resample=interpolation,
-        crop=(height, width),
-        scale=1.0 / 255.0,
-        mean=(float(cfg["mean"][0]), float(cfg["mean"][1]), float(cfg["mean"][2])),
-        std=(float(cfg["std"][0]), float(cfg["std"][1]), float(cfg["std"][2])),
-        layout="nchw",
-    )
-    return _Loaded(
-        net=_TimmLogits(model).eval(),
-        labels=labels,
-        default_activation="softmax",
-        spec=spec,
-        preprocess_source="timm.resolve_data_config",
-        source="timm",
-    )
-
-
-class _TimmLogits(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        logits: torch.Tensor = self.model(pixel_values)
-        return logits
 
 
 def _ordered_labels(id2label: Mapping[Any, str], num_labels: int) -> tuple[str, ...]:
@@ -454,58 +384,3 @@ def _pair(size: Any) -> tuple[int, int]:
         return (size, size)
     height, width = size
     return (int(height), int(width))
-
-
-def render_model_card(metadata: Mapping[str, Any], sha256: str) -> str:
-    """MODEL_CARD.md skeleton for an exported image model (metrics left for the trainer)."""
-    spec = metadata["preprocess"]
-    parity = metadata["parity"]
-    category_rows = "\n".join(
-        f"| `{category}` | `{label}` |" for category, label in metadata["categories"].items()
-    )
-    unmapped = [
-        label for label in metadata["labels"] if label not in metadata["categories"].values()
-    ]
-    crop = "none" if spec["crop"] is None else f"{spec['crop'][0]}x{spec['crop'][1]} centre"
-    return f"""# Image model `{metadata["version"]}`
-
-> **METRICS MUST BE FILLED IN BY WHOEVER TRAINED THIS CHECKPOINT.** modgate ships no
-> pretrained ViT: this card was generated at export time and says nothing about quality.
-> Until the sections below are filled in, treat the model as unevaluated.
-
-## Source
-
-- checkpoint: `{metadata["checkpoint"]}` ({metadata["source"]})
-- exported: {metadata["exported_at"]}, ONNX opset {metadata["opset"]}
-- `model.onnx` sha256: `{sha256}`
-- input `{metadata["input_name"]}` float32[batch, 3, H, W]; output `{metadata["output_name"]}`
-  float32[batch, {len(metadata["labels"])}]; activation `{metadata["activation"]}`
-
-## Labels -> moderation categories
-
-| category | label |
-|---|---|
-{category_rows}
-
-All labels, in output order: {", ".join(f"`{label}`" for label in metadata["labels"])}.
-Labels no category uses: {", ".join(f"`{label}`" for label in unmapped) or "none"}.
-
-## Preprocessing ({metadata["preprocess_source"]})
-
-- resize whole image to {spec["resize"][0]}x{spec["resize"][1]} ({spec["resample"]}), crop {crop}
-- {spec["channel_order"]}, x {spec["scale"]:.6g}, mean {spec["mean"]}, std {spec["std"]},
-  layout {spec["layout"]}, JPEG round trip: {spec["jpeg_reencode"]}
-
-## Parity
-
-PyTorch vs ONNX Runtime max abs logit difference {parity["max_abs_diff"]:.3g} over
-{parity["rows"]} rows at batch 1 and 4 (tolerance {parity["tolerance"]:g}).
-
-## Training data and intended use
-
-TODO (trainer): datasets, licences, label definitions, known gaps.
-
-## Metrics
-
-TODO (trainer): per-category precision / recall / PR-AUC on a held-out set, with thresholds.
-"""
