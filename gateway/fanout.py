@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 
 from models.errors import ModelError, ModelTimeoutError
 from models.interface import Classifier, DetailedClassifier, Prediction
-from modgate.types import Category, FeatureValue, ModelVersion, Post, Reason, Scores
+from modgate.types import (
+    Category,
+    FeatureValue,
+    ModelVersion,
+    Post,
+    Reason,
+    Scores,
+    max_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +44,7 @@ class PostScores:
     notes: dict[str, FeatureValue] = field(default_factory=dict)
 
     def merge(self, prediction: Prediction) -> None:
-        for category, value in prediction.scores.items():
-            self.scores[category] = max(value, self.scores.get(category, 0.0))
+        self.scores = max_scores(self.scores, prediction.scores)
         self.evidence.extend(prediction.evidence)
         self.notes.update(prediction.notes)
 

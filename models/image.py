@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
 from models.image_preprocess import PreprocessSpec, preprocess_batch
 from models.onnx_backend import OnnxSession
 from modgate.settings import OnnxSettings
-from modgate.types import CATEGORY_PATTERN, Category, DecodedImage, Post, Scores
+from modgate.types import CATEGORY_PATTERN, Category, DecodedImage, Post, Scores, max_scores
 
 MODEL_FILE = "model.onnx"
 ACTIVATIONS = ("softmax", "sigmoid", "none")
@@ -285,15 +285,9 @@ class ImageClassifier:
             ):
                 known[image.sha256] = scores
                 self._cache.put(image.sha256, scores)
-        return [_max_over(known[image.sha256] for image in decoded_images(post)) for post in posts]
+        return [
+            max_scores(*(known[image.sha256] for image in decoded_images(post))) for post in posts
+        ]
 
     async def aclose(self) -> None:
         self._model.session.close()
-
-
-def _max_over(per_image: Iterable[Mapping[Category, float]]) -> dict[Category, float]:
-    merged: dict[Category, float] = {}
-    for scores in per_image:
-        for category, value in scores.items():
-            merged[category] = max(value, merged.get(category, 0.0))
-    return merged

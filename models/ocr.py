@@ -44,7 +44,7 @@ from models.interface import Prediction
 from models.text import TextModel
 from modgate.settings import OcrEngine as EngineName
 from modgate.settings import OcrMode, OcrSettings
-from modgate.types import Category, DecodedImage, FeatureValue, Post, Scores
+from modgate.types import Category, DecodedImage, FeatureValue, Post, Scores, max_scores
 
 log = logging.getLogger(__name__)
 
@@ -275,10 +275,7 @@ class OcrTextClassifier:
     def _prediction(self, post: Post, known: dict[str, ImageText], status: str) -> Prediction:
         images = decoded_images(post)
         read = [known[i.sha256] for i in images if i.sha256 in known]
-        scores: dict[Category, float] = {}
-        for result in read:
-            for category, value in result.scores.items():
-                scores[category] = max(value, scores.get(category, 0.0))
+        scores = max_scores(*(result.scores for result in read))
         post_status = "done" if len(read) == len(images) else status
         notes: dict[str, FeatureValue] = {
             "ocr": post_status,

@@ -100,6 +100,17 @@ class Post:
 Scores = Mapping[Category, float]
 """Category -> probability in [0, 1], as one model produced them for one post."""
 
+
+def max_scores(*sources: Scores) -> dict[Category, float]:
+    """Category-wise maximum of several score maps: when two sources score one category
+    (a post's text and the text inside its images), the higher score counts."""
+    merged: dict[Category, float] = {}
+    for scores in sources:
+        for category, value in scores.items():
+            merged[category] = max(value, merged.get(category, 0.0))
+    return merged
+
+
 FeatureValue = float | int | str | bool | None
 Features = Mapping[str, FeatureValue]
 """Named request features the policy may read (region, language, author counters…)."""

@@ -18,27 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from decision import Policy, decide
 from models.image_decode import ImageDecodeError, decode_image
-from models.ocr import OcrTextClassifier
+from models.ocr import ImageText, OcrTextClassifier
 from modgate.pb import moderation_pb2 as pb
 from modgate.pb import records_pb2 as rpb
 from modgate.settings import ImageSettings
-from modgate.types import Action, Category, DecodedImage
+from modgate.types import Action, Category, DecodedImage, max_scores
 
 log = logging.getLogger(__name__)
 
 UNREAD = frozenset({"skipped_budget", "deferred", "failed"})
-
-
-@dataclass(frozen=True, slots=True)
-class ImageText:
-    """What the images of one post say, and how the text model scored it."""
-
-    text: str
-    scores: dict[Category, float]
 
 
 class ImageTextCheck:
@@ -73,21 +64,14 @@ class ImageTextCheck:
             return None
         found = self.reader.read_images(decoded)
         texts = [f.text for f in found if f.text]
-        scores: dict[Category, float] = {}
-        for result in found:
-            for category, value in result.scores.items():
-                scores[category] = max(value, scores.get(category, 0.0))
-        return ImageText(" / ".join(texts), scores)
+        return ImageText(" / ".join(texts), max_scores(*(f.scores for f in found)))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def merged_scores(verdict: pb.Verdict, found: ImageText) -> dict[Category, float]:
-    scores = dict(verdict.scores)
-    for category, value in found.scores.items():
-        scores[category] = max(value, scores.get(category, 0.0))
-    return scores
+    return max_scores(verdict.scores, found.scores)
 
 
 def recheck(

@@ -29,12 +29,13 @@ from enum import StrEnum
 from typing import Protocol
 
 from decision import Policy
+from models.ocr import ImageText
 from modgate.pb import records_pb2 as rpb
 from modgate.records import RecordError, Topics, decode, encode
 from modgate.settings import SlowpathSettings
 from modgate.types import Action
 from slowpath.errors import QueueUnavailableError
-from slowpath.image_text import ImageText, ImageTextCheck, recheck
+from slowpath.image_text import ImageTextCheck, recheck
 from slowpath.interface import (
     Judgement,
     JudgeOutcome,
