@@ -22,6 +22,10 @@ class ModelUnavailableError(ModelError):
     """The model cannot answer at all (not loaded, server down, closed)."""
 
 
+class ModelInputError(ModelError):
+    """The model refused the tensors it was sent (wrong name, dtype or shape)."""
+
+
 class ModelOutputError(ModelError):
     """The model answered with outputs of the wrong shape or type."""
 

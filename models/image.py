@@ -36,7 +36,8 @@ from models.artifact import METADATA_FILE, metadata_checker, read_metadata
 from models.cache import ContentCache
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
 from models.image_preprocess import PreprocessSpec, preprocess_batch
-from models.onnx_backend import OnnxSession
+from models.interface import ModelSession, SessionOpener, probe_session
+from models.onnx_backend import onnx_session_opener
 from modgate.settings import OnnxSettings
 from modgate.types import CATEGORY_PATTERN, Category, DecodedImage, Post, Scores, max_scores
 
@@ -163,24 +164,24 @@ def _activate(logits: np.ndarray, activation: str) -> np.ndarray:
 class ImageModel:
     """The synchronous core: decoded images in, ``{category: probability}`` per image out."""
 
-    def __init__(self, session: OnnxSession, artifact: ImageArtifact) -> None:
+    def __init__(self, session: ModelSession, artifact: ImageArtifact) -> None:
         self.session = session
         self.artifact = artifact
         self._output_index = session.output_names.index(artifact.output_name)
 
     @classmethod
     def load(
-        cls, artifact_dir: Path, *, name: str, onnx: OnnxSettings, metadata: dict[str, Any]
+        cls,
+        artifact_dir: Path,
+        *,
+        name: str,
+        onnx: OnnxSettings,
+        metadata: dict[str, Any],
+        open_session: SessionOpener | None = None,
     ) -> ImageModel:
         artifact = check_image_metadata(metadata, artifact_dir, name=name)
-        session = OnnxSession(
-            artifact.model_path,
-            name=name,
-            version=artifact.version,
-            providers=onnx.providers,
-            intra_op_threads=onnx.intra_op_threads,
-            workers=onnx.inference_workers,
-        )
+        opener = open_session or onnx_session_opener(onnx)
+        session = opener(artifact.model_path, name, artifact.version)
         if (
             artifact.input_name not in session.input_names
             or artifact.output_name not in session.output_names
@@ -235,10 +236,13 @@ class ImageClassifier:
         onnx: OnnxSettings,
         metadata: dict[str, Any] | None = None,
         cache_entries: int = 4096,
+        open_session: SessionOpener | None = None,
     ) -> ImageClassifier:
         if metadata is None:
             metadata = read_metadata(artifact_dir / METADATA_FILE, name=name)
-        model = ImageModel.load(artifact_dir, name=name, onnx=onnx, metadata=metadata)
+        model = ImageModel.load(
+            artifact_dir, name=name, onnx=onnx, metadata=metadata, open_session=open_session
+        )
         return cls(model, name=name, cache_entries=cache_entries)
 
     @property
@@ -289,5 +293,9 @@ class ImageClassifier:
             max_scores(*(known[image.sha256] for image in decoded_images(post))) for post in posts
         ]
 
+    async def probe(self) -> str | None:
+        """``None`` when the model can answer now, else why not (remote backends)."""
+        return await probe_session(self._model.session)
+
     async def aclose(self) -> None:
-        self._model.session.close()
+        await self._model.session.aclose()

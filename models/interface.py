@@ -12,14 +12,22 @@ policy's verdict should cite, e.g. the hash-bank entry an image matched) and not
 features the verdict records, e.g. ``ocr: skipped_budget``). Scores two classifiers give for
 the same category are merged by maximum (the post text's toxicity and the toxicity of the
 text inside its images).
+
+Below the classifiers sits a ``ModelSession``: named input tensors in, output tensors out.
+The in-process ONNX Runtime session and the Triton client both implement it, so a text,
+spam or image classifier runs the same pre- and post-processing whichever backend its URL
+picks. A session that can say whether its model is reachable is a ``ReadinessProbe``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from modgate.types import Category, FeatureValue, Post, Reason, Scores
 
@@ -68,3 +76,67 @@ class DetailedClassifier(Classifier, Protocol):
     ) -> list[Prediction]:
         """One ``Prediction`` per post, in order; errors as for ``predict``."""
         ...
+
+
+Feeds = Mapping[str, np.ndarray]
+
+
+@runtime_checkable
+class ModelSession(Protocol):
+    """One model behind a backend: named input tensors in, outputs (``output_names`` order) out.
+
+    Implementations must be safe to call concurrently."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def input_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def output_names(self) -> tuple[str, ...]: ...
+
+    def run_sync(self, feeds: Feeds) -> list[np.ndarray]:
+        """Run on the calling thread (batch jobs, OCR workers, parity checks, benchmarks)."""
+        ...
+
+    async def run(
+        self, feeds: Feeds | Callable[[], Feeds], *, timeout_s: float
+    ) -> list[np.ndarray]:
+        """Run within ``timeout_s``; ``feeds`` may be a callable that builds them off the loop.
+
+        Raises ModelTimeoutError past the budget, ModelUnavailableError when the model
+        cannot be reached, ModelInputError when it refuses the tensors."""
+        ...
+
+    def close(self) -> None:
+        """Release what can be released synchronously (a loader giving up on a session)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release threads, sessions and channels."""
+        ...
+
+
+SessionOpener = Callable[[Path, str, str], ModelSession]
+"""``(weights path, model name, artifact version) -> ModelSession``: how a classifier's
+loader gets its session (in-process ONNX Runtime by default, or a Triton client)."""
+
+
+@runtime_checkable
+class ReadinessProbe(Protocol):
+    """Something that can tell whether its model is ready to answer right now."""
+
+    async def probe(self) -> str | None:
+        """``None`` when ready, else why not (``"server unreachable: ..."``)."""
+        ...
+
+
+async def probe_session(session: ModelSession) -> str | None:
+    """A classifier's ``probe``: ask its session if it can tell (remote ones), else ready."""
+    if isinstance(session, ReadinessProbe):
+        return await session.probe()
+    return None

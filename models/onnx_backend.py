@@ -21,11 +21,10 @@ import numpy as np
 import onnxruntime as ort
 
 from models.errors import ArtifactError, ModelTimeoutError, ModelUnavailableError
-from modgate.settings import ExecutionProvider
+from models.interface import Feeds, SessionOpener
+from modgate.settings import ExecutionProvider, OnnxSettings
 
 log = logging.getLogger(__name__)
-
-Feeds = Mapping[str, np.ndarray]
 
 _ORT_PROVIDERS = {
     ExecutionProvider.CPU: "CPUExecutionProvider",
@@ -126,3 +125,22 @@ class OnnxSession:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+def onnx_session_opener(onnx: OnnxSettings) -> SessionOpener:
+    """Open in-process ONNX Runtime sessions with ``onnx``'s providers and threads."""
+
+    def open_session(path: Path, name: str, version: str) -> OnnxSession:
+        return OnnxSession(
+            path,
+            name=name,
+            version=version,
+            providers=onnx.providers,
+            intra_op_threads=onnx.intra_op_threads,
+            workers=onnx.inference_workers,
+        )
+
+    return open_session

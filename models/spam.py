@@ -22,7 +22,8 @@ import numpy as np
 
 from models.artifact import METADATA_FILE, metadata_checker, read_metadata
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
-from models.onnx_backend import OnnxSession
+from models.interface import ModelSession, SessionOpener, probe_session
+from models.onnx_backend import onnx_session_opener
 from models.spam_features import FEATURE_NAMES, HASH_BUCKETS, N_FEATURES, build_features
 from modgate.settings import OnnxSettings
 from modgate.types import SPAM, Category, Post, Scores
@@ -91,7 +92,7 @@ class SpamClassifier:
     """Scores ``spam`` for posts with text. Safe to call concurrently."""
 
     def __init__(
-        self, session: OnnxSession, artifact: SpamArtifact, *, name: str, output_index: int
+        self, session: ModelSession, artifact: SpamArtifact, *, name: str, output_index: int
     ) -> None:
         self._session = session
         self._artifact = artifact
@@ -106,20 +107,15 @@ class SpamClassifier:
         name: str,
         onnx: OnnxSettings,
         metadata: dict[str, Any] | None = None,
+        open_session: SessionOpener | None = None,
     ) -> SpamClassifier:
         """Load ``model_path`` with the ``metadata.json`` beside it (or ``metadata`` already
         read from it); ArtifactError if invalid."""
         if metadata is None:
             metadata = read_metadata(model_path, name=name)
         artifact = check_spam_metadata(metadata, model_path.with_name(METADATA_FILE), name=name)
-        session = OnnxSession(
-            model_path,
-            name=name,
-            version=artifact.version,
-            providers=onnx.providers,
-            intra_op_threads=onnx.intra_op_threads,
-            workers=onnx.inference_workers,
-        )
+        opener = open_session or onnx_session_opener(onnx)
+        session = opener(model_path, name, artifact.version)
         try:
             if session.input_names != (artifact.input_name,):
                 raise ArtifactError(
@@ -142,7 +138,7 @@ class SpamClassifier:
         return cls(session, artifact, name=name, output_index=index)
 
     @property
-    def session(self) -> OnnxSession:
+    def session(self) -> ModelSession:
         """The ONNX Runtime session (for batch jobs, parity checks and benchmarks)."""
         return self._session
 
@@ -193,5 +189,9 @@ class SpamClassifier:
             raise ModelOutputError(self._name, self.version, "non-finite probabilities")
         return probabilities
 
+    async def probe(self) -> str | None:
+        """``None`` when the model can answer now, else why not (remote backends)."""
+        return await probe_session(self._session)
+
     async def aclose(self) -> None:
-        self._session.close()
+        await self._session.aclose()

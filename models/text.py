@@ -26,7 +26,8 @@ import numpy as np
 
 from models.artifact import METADATA_FILE, metadata_checker, read_metadata
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
-from models.onnx_backend import OnnxSession
+from models.interface import ModelSession, SessionOpener, probe_session
+from models.onnx_backend import onnx_session_opener
 from models.text_encoding import TextEncoder
 from modgate.settings import OnnxSettings
 from modgate.textnorm import normalize_text
@@ -85,7 +86,7 @@ def check_text_metadata(metadata: dict[str, Any], path: Path, *, name: str) -> T
 class TextModel:
     """The synchronous scoring path: texts in, ``float32[n, categories]`` out. Thread-safe."""
 
-    def __init__(self, session: OnnxSession, encoder: TextEncoder, artifact: TextArtifact) -> None:
+    def __init__(self, session: ModelSession, encoder: TextEncoder, artifact: TextArtifact) -> None:
         self.session = session
         self.encoder = encoder
         self.artifact = artifact
@@ -98,6 +99,7 @@ class TextModel:
         name: str,
         onnx: OnnxSettings,
         metadata: dict[str, Any] | None = None,
+        open_session: SessionOpener | None = None,
     ) -> TextModel:
         """Load ``model_path`` with its ``tokenizer.json`` and ``metadata.json``.
 
@@ -116,14 +118,8 @@ class TextModel:
             )
         except Exception as exc:  # tokenizers raises plain Exception on bad files
             raise ArtifactError(name, artifact.version, f"cannot load tokenizer: {exc}") from exc
-        session = OnnxSession(
-            model_path,
-            name=name,
-            version=artifact.version,
-            providers=onnx.providers,
-            intra_op_threads=onnx.intra_op_threads,
-            workers=onnx.inference_workers,
-        )
+        opener = open_session or onnx_session_opener(onnx)
+        session = opener(model_path, name, artifact.version)
         if session.input_names != INPUT_NAMES or OUTPUT_NAME not in session.output_names:
             session.close()
             raise ArtifactError(
@@ -186,8 +182,13 @@ class TextClassifier:
         name: str,
         onnx: OnnxSettings,
         metadata: dict[str, Any] | None = None,
+        open_session: SessionOpener | None = None,
     ) -> TextClassifier:
-        return cls(TextModel.load(model_path, name=name, onnx=onnx, metadata=metadata), name=name)
+        """Load the artifact; ``open_session`` picks the backend (default: in-process ORT)."""
+        model = TextModel.load(
+            model_path, name=name, onnx=onnx, metadata=metadata, open_session=open_session
+        )
+        return cls(model, name=name)
 
     @property
     def model(self) -> TextModel:
@@ -223,5 +224,9 @@ class TextClassifier:
         cats = self.categories
         return [dict(zip(cats, (float(v) for v in row), strict=True)) for row in probs]
 
+    async def probe(self) -> str | None:
+        """``None`` when the model can answer now, else why not (remote backends)."""
+        return await probe_session(self._model.session)
+
     async def aclose(self) -> None:
-        self._model.session.close()
+        await self._model.session.aclose()
