@@ -308,6 +308,82 @@ def export_image(
     typer.echo(json.dumps(_as_dict(report), indent=2, default=str))
 
 
+@export_app.command("triton")
+def export_triton(
+    out: Annotated[Path, typer.Option(help="Model repository to write.")] = Path("triton_repo"),
+    classifier: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=ARTIFACT_DIR (repeatable; default: text, spam and nsfw)."),
+    ] = None,
+    runtime: Annotated[
+        str, typer.Option(help="onnxruntime (Triton's ORT backend) | python (python backend).")
+    ] = "onnxruntime",
+    device: Annotated[str, typer.Option(help="gpu | cpu: where the instances run.")] = "gpu",
+    version: Annotated[int, typer.Option(help="Triton version directory to write.")] = 1,
+    max_batch: Annotated[int, typer.Option(help="max_batch_size.")] = 64,
+    preferred: Annotated[
+        str, typer.Option(help="Preferred batch sizes, comma-separated.")
+    ] = "8,16,32,64",
+    queue_delay_us: Annotated[int, typer.Option(help="Dynamic batcher's max queue delay.")] = 500,
+    instances: Annotated[int, typer.Option(help="Model instances (per GPU on gpu).")] = 1,
+    keep_versions: Annotated[int, typer.Option(help="Latest versions kept loaded.")] = 2,
+    tensorrt: Annotated[
+        bool, typer.Option("--tensorrt/--no-tensorrt", help="TensorRT FP16 (onnxruntime, gpu).")
+    ] = False,
+    site_packages: Annotated[
+        list[str] | None,
+        typer.Option(help="Directory the python runtime's model.py puts on sys.path (repeatable)."),
+    ] = None,
+    configs_only: Annotated[
+        bool, typer.Option("--configs-only/--weights", help="Write configs only, or copy weights.")
+    ] = False,
+) -> None:
+    """Write a Triton Inference Server model repository from the ONNX model artifacts."""
+    from export.errors import ExportError
+    from export.triton_repo import (
+        BatchingOptions,
+        TritonDevice,
+        TritonRuntime,
+        default_classifiers,
+        export_triton_repo,
+    )
+
+    classifiers = default_classifiers()
+    if classifier:
+        classifiers = {}
+        for item in classifier:
+            name, sep, path = item.partition("=")
+            if not sep or not name or not path:
+                _fail(f"--classifier {item!r}: expected NAME=ARTIFACT_DIR, e.g. text=models/x")
+            classifiers[name] = Path(path)
+    try:
+        sizes = tuple(int(size) for size in preferred.split(",") if size.strip())
+    except ValueError:
+        _fail(f"--preferred {preferred!r}: expected comma-separated integers, e.g. 8,16,32")
+        return
+    if runtime not in set(TritonRuntime) or device not in set(TritonDevice):
+        _fail(
+            f"--runtime must be one of {list(TritonRuntime)}, --device one of {list(TritonDevice)}"
+        )
+    try:
+        batching = BatchingOptions(max_batch, sizes, queue_delay_us, instances, keep_versions)
+        report = export_triton_repo(
+            out,
+            classifiers,
+            runtime=TritonRuntime(runtime),
+            device=TritonDevice(device),
+            version=version,
+            batching=batching,
+            tensorrt=tensorrt,
+            site_packages=site_packages or (),
+            configs_only=configs_only,
+        )
+    except ExportError as exc:
+        _fail(f"export failed: {exc}")
+        return
+    typer.echo(json.dumps(_as_dict(report), indent=2, default=str))
+
+
 def _as_dict(report: object) -> dict[str, object]:
     import dataclasses
 
