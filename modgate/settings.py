@@ -1,17 +1,19 @@
 """Typed, frozen settings for each deployable, read from ``MODGATE_*`` environment variables.
 
 Only this module reads the environment. Everything is validated at boot: a bad value fails
-``modgate serve`` with a clear message, not the first request. Backends are chosen by URL
-(``onnx:///abs/path/model.onnx`` in-process; ``triton://host:8001/text`` once that backend
-lands), one URL per classifier.
+``modgate serve`` with a clear message, not the first request. Backends are chosen by URL,
+one per classifier: ``onnx:///abs/path/model.onnx`` (or an artifact directory) runs
+in-process; ``triton://host:8001/text[?version=2&artifact=/abs/dir]`` sends the model call
+to a Triton Inference Server, with pre- and post-processing from the local artifact.
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,7 +26,9 @@ ARTIFACTS_DIR = SOURCE_ROOT / "models" / "artifacts"
 DEFAULT_POLICY = SOURCE_ROOT / "configs" / "policy.yaml"
 DEFAULT_DATA_DIR = SOURCE_ROOT.parent / "shared" / "data"
 
-BACKEND_SCHEMES = frozenset({"onnx"})
+BACKEND_SCHEMES = frozenset({"onnx", "triton"})
+TRITON_URL_OPTIONS = frozenset({"version", "artifact"})
+_TRITON_MODEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Where embedded runs keep local state (spool, Faust data) unless told otherwise: relative to
 # the working directory, like any tool's local state.
 DEFAULT_STATE_DIR = Path(".modgate")
@@ -39,12 +43,19 @@ class ExecutionProvider(StrEnum):
 
 
 class ClassifierUrl(BaseModel):
-    """A parsed classifier URL: backend scheme plus where the model is."""
+    """A parsed classifier URL: backend scheme, where the model is, and its options.
+
+    ``onnx``: ``location`` is a model file or artifact directory. ``triton``: ``location``
+    is ``host:port``, ``model`` the Triton model name, ``options`` may pin ``version`` and
+    name the local ``artifact`` directory that holds the tokenizer / preprocessing (default
+    ``models/artifacts/<model>``)."""
 
     model_config = ConfigDict(frozen=True)
 
     scheme: str
     location: str
+    model: str = ""
+    options: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def parse(cls, name: str, url: str) -> ClassifierUrl:
@@ -54,15 +65,48 @@ class ClassifierUrl(BaseModel):
             raise ValueError(
                 f"classifier {name!r}: unknown backend {url!r} (known schemes: {known})"
             )
+        if parts.scheme == "triton":
+            return cls._parse_triton(name, url)
         location = parts.netloc + parts.path
-        if parts.scheme == "onnx":
-            path = Path(location)
-            if not path.is_file() and not (path / "metadata.json").is_file():
-                raise ValueError(
-                    f"classifier {name!r}: {path} does not exist (expected a model file or "
-                    "an artifact directory with a metadata.json)"
-                )
+        path = Path(location)
+        if not path.is_file() and not (path / "metadata.json").is_file():
+            raise ValueError(
+                f"classifier {name!r}: {path} does not exist (expected a model file or "
+                "an artifact directory with a metadata.json)"
+            )
         return cls(scheme=parts.scheme, location=location)
+
+    @classmethod
+    def _parse_triton(cls, name: str, url: str) -> ClassifierUrl:
+        parts = urlsplit(url)
+        where = f"classifier {name!r}: {url!r}"
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if not parts.hostname or port is None:
+            raise ValueError(
+                f"{where} must name the server as host:port, e.g. triton://h:8001/text"
+            )
+        model = parts.path.strip("/")
+        if not _TRITON_MODEL.match(model):
+            raise ValueError(f"{where} must end in one Triton model name, e.g. /text")
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        unknown = sorted(set(options) - TRITON_URL_OPTIONS)
+        if unknown:
+            known = ", ".join(sorted(TRITON_URL_OPTIONS))
+            raise ValueError(f"{where}: unknown option(s) {unknown} (known: {known})")
+        version = options.get("version", "")
+        if version and (not version.isdigit() or int(version) < 1):
+            raise ValueError(f"{where}: version must be a positive integer, got {version!r}")
+        artifact = Path(options.get("artifact") or ARTIFACTS_DIR / model)
+        if not (artifact / "metadata.json").is_file():
+            raise ValueError(
+                f"{where}: no local artifact at {artifact} (the gateway tokenizes and "
+                "preprocesses with it); add ?artifact=/abs/artifact-dir"
+            )
+        options["artifact"] = str(artifact)
+        return cls(scheme="triton", location=parts.netloc, model=model, options=options)
 
 
 def _default_classifiers() -> dict[str, str]:
@@ -82,6 +126,26 @@ class OnnxSettings(BaseModel):
     providers: tuple[ExecutionProvider, ...] = (ExecutionProvider.CPU,)
     intra_op_threads: Annotated[int, Field(ge=0, le=256)] = 1
     inference_workers: Annotated[int, Field(ge=1, le=256)] = 2
+
+
+class TritonSettings(BaseModel):
+    """How ``triton://`` classifiers talk to Triton Inference Server (one channel per model)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Boot waits this long for the server and each model to be ready, then fails clearly.
+    startup_wait_s: Annotated[float, Field(ge=0, le=600)] = 30.0
+    # The gateway asks each remote model "ready?" this often (health, metrics, recovery).
+    probe_interval_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    # After the server was unreachable, calls fail fast (model missing) for this long
+    # before one call tries again, so a dead server costs no deadline budget.
+    retry_after_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    # Upper bound of the channel's reconnect backoff: how soon a returning server is seen.
+    reconnect_max_backoff_ms: Annotated[int, Field(ge=100, le=120_000)] = 1000
+    # Requests one model may have in flight from this process; more wait for a slot.
+    max_in_flight: Annotated[int, Field(ge=1)] = 512
+    # Threads that build request tensors (tokenizing, image preprocessing) off the loop.
+    prepare_workers: Annotated[int, Field(ge=1, le=64)] = 2
 
 
 def parse_kafka_url(url: str) -> list[str]:
@@ -260,6 +324,7 @@ class GatewaySettings(BaseSettings):
     spike_mode: bool = False
     classifiers: dict[str, str] = Field(default_factory=_default_classifiers)
     onnx: OnnxSettings = OnnxSettings()
+    triton: TritonSettings = TritonSettings()
     # Input limits: anything over them is INVALID_ARGUMENT naming the field.
     max_text_chars: Annotated[int, Field(ge=1)] = 10_000
     max_images: Annotated[int, Field(ge=0)] = 4
@@ -383,6 +448,7 @@ class SlowpathSettings(BaseSettings):
     images: ImageSettings = ImageSettings()
     text_model: str = f"onnx://{ARTIFACTS_DIR / 'text' / 'model.onnx'}"
     onnx: OnnxSettings = OnnxSettings()
+    triton: TritonSettings = TritonSettings()
     # Faust: consumer group id, local data directory, group timeouts.
     app_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = "modgate-slowpath"
     data_dir: Path = DEFAULT_STATE_DIR / "faust"

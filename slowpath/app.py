@@ -64,7 +64,7 @@ def image_text_check(settings: SlowpathSettings) -> ImageTextCheck | None:
     if engine is None:
         return None
     url = ClassifierUrl.parse("text_model", settings.text_model)
-    text = build_classifier("text", url, settings.onnx)
+    text = build_classifier("text", url, settings.onnx, triton=settings.triton)
     if not isinstance(text, TextClassifier):
         raise ConfigError(f"text_model {settings.text_model!r} is not a text classifier")
     reader = OcrTextClassifier(engine, text.model, settings.ocr, cache_entries=0)

@@ -10,7 +10,9 @@ import pytest
 
 from modgate.errors import ConfigError
 from modgate.settings import (
+    ARTIFACTS_DIR,
     DEFAULT_POLICY,
+    ClassifierUrl,
     ExecutionProvider,
     GatewaySettings,
     load_gateway_settings,
@@ -85,3 +87,27 @@ def test_reference_env_files_load_and_state_the_defaults(
     for key in env:
         monkeypatch.delenv(key)
     assert from_file == load(policy_path=Path("configs/policy.yaml"))
+
+
+def test_a_triton_url_names_server_model_version_and_local_artifact() -> None:
+    url = ClassifierUrl.parse("text", "triton://triton.internal:8001/text?version=3")
+    assert (url.scheme, url.location, url.model) == ("triton", "triton.internal:8001", "text")
+    assert url.options == {"version": "3", "artifact": str(ARTIFACTS_DIR / "text")}
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("triton://triton.internal/text", "host:port"),
+        ("triton://triton.internal:8001/", "one Triton model name"),
+        ("triton://triton.internal:8001/a/b", "one Triton model name"),
+        ("triton://triton.internal:8001/text?versions=2", "unknown option"),
+        ("triton://triton.internal:8001/text?version=latest", "positive integer"),
+        ("triton://triton.internal:8001/toxicity-v9", "no local artifact"),
+        ("triton://triton.internal:8001/text?artifact=/nowhere", "no local artifact"),
+        ("grpc://triton.internal:8001/text", "known schemes: onnx, triton"),
+    ],
+)
+def test_a_malformed_triton_url_is_refused_naming_the_problem(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ClassifierUrl.parse("text", url)
