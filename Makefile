@@ -3,10 +3,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= cpu,train,dev
+EXTRAS ?= cpu,train,dev,triton
 STAMP := $(VENV)/.installed-$(EXTRAS)
+# A real Triton server for tests and local runs: the binary inside nvidia-pytriton, in its
+# own venv (it pins numpy < 2), with the onnxruntime and tokenizers versions modgate uses.
+TRITON_VENV ?= .venv-triton
+TRITON_STAMP := $(TRITON_VENV)/.installed
 
-.PHONY: setup up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images train-spam train-text clean
+.PHONY: setup triton-setup up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +18,18 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv and install modgate with the cpu, train and dev extras
+setup: $(STAMP)  ## create .venv and install modgate with the cpu, train, dev and triton extras
+
+$(TRITON_STAMP): $(STAMP)
+	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TRITON_VENV)/bin/python -m pip install --quiet "nvidia-pytriton==0.7.0" "numpy<2" \
+	  "onnxruntime==$$($(BIN)/python -c 'import onnxruntime; print(onnxruntime.__version__)')" \
+	  "tokenizers==$$($(BIN)/python -c 'import tokenizers; print(tokenizers.__version__)')"
+	$(BIN)/python -c "from modgate.embedded_triton import TritonInstall; print(TritonInstall.find().binary)"
+	touch $(TRITON_STAMP)
+
+triton-setup: $(TRITON_STAMP)  ## install the Triton server binary (nvidia-pytriton) into .venv-triton
 
 up: $(STAMP)  ## run everything on one machine: broker :9092, redis :6379, gateway :50051, worker
 	$(BIN)/modgate up
@@ -29,7 +44,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck  ## lint, type-check, then every test (unit + integration + e2e)
+test: lint typecheck $(TRITON_STAMP)  ## lint, type-check, then every test (unit + integration + e2e)
 	$(BIN)/python -m pytest tests
 
 unit: $(STAMP)
@@ -54,4 +69,4 @@ train-text: $(STAMP)  ## reproduce models/artifacts/text (about 20 min on 2 CPU 
 	$(BIN)/modgate train text --checkpoint build/text-checkpoint
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks
+	rm -rf $(VENV) $(TRITON_VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks

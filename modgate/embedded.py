@@ -84,6 +84,7 @@ class _Process:
     """A child server process on 127.0.0.1 with start/stop and a context manager."""
 
     name = "server"
+    log_path: Path | None = None  # where the server's output goes (default: discarded)
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -93,18 +94,36 @@ class _Process:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str] | None:
+        """The child's environment (``None``: inherit ours)."""
+        return None
+
+    def wait_ready(self, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+        """Return once the server takes requests (default: its port accepts connections)."""
+        _wait_listening(self.host, self.port, proc, timeout_s)
+
     def start(self, timeout_s: float = 10.0) -> Self:
         if self.running:
             return self
         # A session of its own: a terminal's Ctrl-C reaches only the parent, which then
         # shuts down in order (gateway, worker, then the servers they talk to).
-        self._proc = subprocess.Popen(
-            self.command(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _wait_listening(self.host, self.port, self._proc, timeout_s)
+        output = self.log_path.open("ab") if self.log_path else None
+        try:
+            self._proc = subprocess.Popen(
+                self.command(),
+                stdout=output or subprocess.DEVNULL,
+                stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+                env=self.environment(),
+                start_new_session=True,
+            )
+        finally:
+            if output is not None:
+                output.close()
+        try:
+            self.wait_ready(self._proc, timeout_s)
+        except EmbeddedServerError:
+            self.stop()
+            raise
         log.info("%s listening on %s:%d (pid %d)", self.name, self.host, self.port, self._proc.pid)
         return self
 
