@@ -33,6 +33,12 @@ class GatewayMetrics:
             ["model", "reason"],
             registry=self.registry,
         )
+        self.model_ready = Gauge(
+            "modgate_model_ready",
+            "1 while a remote model (Triton) reports ready, 0 while it is missing.",
+            ["model"],
+            registry=self.registry,
+        )
         self.invalid = Counter(
             "modgate_invalid_requests",
             "Requests rejected as INVALID_ARGUMENT.",

@@ -26,6 +26,7 @@ from decision import Policy, load_policy
 from gateway.author_store import AuthorStore
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import KafkaPublisher
+from gateway.readiness import ReadinessMonitor
 from gateway.service import ModerationService
 from models.factory import build_classifier
 from models.interface import Classifier
@@ -80,11 +81,14 @@ class Gateway:
         health_servicer: health.aio.HealthServicer,
         service: ModerationService,
         grace_s: float,
+        *,
+        readiness: ReadinessMonitor,
     ) -> None:
         self.server = server
         self.port = port
         self.health = health_servicer
         self.service = service
+        self.readiness = readiness
         self._grace_s = grace_s
         self._stopped = False
 
@@ -137,6 +141,10 @@ class Gateway:
         await server.start()
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        readiness = ReadinessMonitor(
+            classifiers, health_servicer, metrics, interval_s=settings.triton.probe_interval_s
+        )
+        await readiness.start()
         log.info(
             "gateway serving on %s:%d (policy %s, classifiers %s, deadline %.0f ms, stream %s, "
             "redis %s)",
@@ -148,13 +156,16 @@ class Gateway:
             settings.stream.kafka_url or "off",
             settings.redis.url or "off",
         )
-        return cls(server, port, health_servicer, service, settings.shutdown_grace_s)
+        return cls(
+            server, port, health_servicer, service, settings.shutdown_grace_s, readiness=readiness
+        )
 
     async def stop(self) -> None:
         """Stop taking calls, drain in-flight ones for the grace period, close the models."""
         if self._stopped:
             return
         self._stopped = True
+        await self.readiness.aclose()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self._grace_s)
         if self.service.sink is not None:
@@ -176,7 +187,9 @@ def load_classifiers(settings: GatewaySettings) -> dict[str, Classifier]:
     the text model (``ocr``) and the hash-bank matcher (``hashbank``)."""
     cache = settings.images.cache_entries
     classifiers: dict[str, Classifier] = {
-        name: build_classifier(name, url, settings.onnx, cache_entries=cache)
+        name: build_classifier(
+            name, url, settings.onnx, triton=settings.triton, cache_entries=cache
+        )
         for name, url in settings.classifier_urls().items()
     }
     for reserved in (OCR_CLASSIFIER, HASHBANK_CLASSIFIER):
