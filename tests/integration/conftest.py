@@ -1,5 +1,6 @@
 """Integration fixtures: a real gRPC gateway on 127.0.0.1 with the shipped models, and real
-servers (redis-server, a Kafka-protocol broker) started as child processes."""
+servers (redis-server, a Kafka-protocol broker, Triton Inference Server) started as child
+processes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from models.interface import Classifier
 from models.spam import SpamClassifier
 from models.text import TextClassifier
 from modgate.embedded import EmbeddedServerError, LocalBroker, LocalRedis
+from modgate.embedded_triton import LocalTriton, TritonInstall
 from modgate.pb import moderation_pb2_grpc as pb_grpc
 from modgate.settings import (
     ARTIFACTS_DIR,
@@ -126,3 +128,55 @@ async def start_worker(tmp_path: Path) -> AsyncIterator[StartWorker]:
     yield start
     for worker in running:
         await worker.stop()
+
+
+@pytest.fixture(scope="session")
+def triton_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[TritonInstall, Path]:
+    """The shipped text, spam and nsfw models exported for the pytriton server binary: the
+    python runtime, running the same ONNX files through the same onnxruntime version."""
+    from export.triton_repo import (
+        TritonDevice,
+        TritonRuntime,
+        default_classifiers,
+        export_triton_repo,
+    )
+
+    try:
+        install = TritonInstall.find()
+    except EmbeddedServerError as exc:
+        skip_or_fail(f"Triton server unavailable: {exc}")
+        raise
+    repo = tmp_path_factory.mktemp("triton") / "repo"
+    export_triton_repo(
+        repo,
+        default_classifiers(),
+        runtime=TritonRuntime.PYTHON,
+        device=TritonDevice.CPU,
+        site_packages=[str(install.site_packages)],
+    )
+    return install, repo
+
+
+def _start_triton(triton_repo: tuple[TritonInstall, Path]) -> LocalTriton:
+    install, repo = triton_repo
+    try:
+        return LocalTriton(install, repo).start(timeout_s=120.0)
+    except EmbeddedServerError as exc:
+        skip_or_fail(f"Triton server did not start: {exc}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def triton_server(triton_repo: tuple[TritonInstall, Path]) -> Iterator[LocalTriton]:
+    """One Triton server shared by the tests that leave it running."""
+    server = _start_triton(triton_repo)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_triton_server(triton_repo: tuple[TritonInstall, Path]) -> Iterator[LocalTriton]:
+    """A Triton server of this test's own, which it may stop and start again."""
+    server = _start_triton(triton_repo)
+    yield server
+    server.stop()
