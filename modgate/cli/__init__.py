@@ -13,6 +13,7 @@ import typer
 
 from modgate.cli.hashbank import hashbank_app
 from modgate.cli.review import review_app
+from modgate.cli.triton import triton_app
 from modgate.errors import ConfigError, ModgateError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(export_app, name="export")
 app.add_typer(review_app, name="review")
 app.add_typer(hashbank_app, name="hashbank")
+app.add_typer(triton_app, name="triton")
 
 
 def _fail(message: str, code: int = 2) -> None:
