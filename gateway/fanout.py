@@ -68,12 +68,20 @@ async def fan_out(
     done, pending = await asyncio.wait(tasks, timeout=max(deadline - loop.time(), 0.0))
     for task in pending:
         task.cancel()
+        # A task racing the deadline may still end with its own timeout error instead of
+        # the cancellation; it is already reported missing, so retrieve and drop it.
+        task.add_done_callback(_drop_outcome)
         clf, indices = tasks[task]
         _mark_missing(results, indices, clf, "timeout")
     for task in done:
         clf, indices = tasks[task]
         _collect(task, clf, indices, results)
     return results
+
+
+def _drop_outcome(task: asyncio.Task[list[Prediction]]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _predict(clf: Classifier, posts: list[Post], timeout_s: float) -> list[Prediction]:

@@ -4,10 +4,11 @@ past the deadline, and never take the others down with them."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
 
 from gateway.fanout import fan_out
-from models.errors import ModelUnavailableError
+from models.errors import ModelTimeoutError, ModelUnavailableError
 from models.interface import Prediction
 from modgate.types import Action, Image, Post, Reason, Scores
 from tests.fakes import FunctionClassifier, constant
@@ -118,3 +119,27 @@ async def test_scores_for_one_category_merge_by_maximum_with_notes_and_evidence(
     assert result.notes == {"ocr": "done"}
     assert [r.code for r in result.evidence] == ["toxicity.image_text"]
     assert not result.missing_categories
+
+
+class _TimesOutWhenCancelled(FunctionClassifier):
+    """Ends with its own timeout error when cancelled, as a backend racing the deadline can."""
+
+    async def predict(self, posts: Sequence[Post], *, timeout_s: float) -> list[Scores]:
+        try:
+            await asyncio.sleep(30.0)
+        except asyncio.CancelledError:
+            raise ModelTimeoutError(self.name, "1", "no answer in time") from None
+        return []
+
+
+async def test_a_late_classifiers_own_error_is_retrieved_not_left_unhandled() -> None:
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    racer = _TimesOutWhenCancelled("text", ("toxicity",), constant("toxicity", 0.5))
+    [result] = await fan_out({"text": racer}, [POST], deadline=_deadline(0.02))
+    assert result.missing_models == {"text": "timeout"}
+    await asyncio.sleep(0.01)
+    gc.collect()  # an unretrieved task exception is reported when the task is collected
+    await asyncio.sleep(0)
+    assert unhandled == []
