@@ -7,8 +7,7 @@ concurrent callers. So ``TritonSession`` is a drop-in for ``OnnxSession``:
 
 * **one long-lived channel** per model and event loop, with a short reconnect backoff so a
   returning server is seen within about ``reconnect_max_backoff_ms``;
-* **per-call timeout from the remaining deadline**, sent both as the gRPC deadline and as
-  the request's server-side timeout (a queued request the caller gave up on is dropped);
+* **per-call timeout from the remaining deadline**, sent as the gRPC deadline;
 * **version pinning** (``?version=2``), and at boot a readiness wait plus a check that the
   served version is the one the local artifact describes (the ``modgate_version.<N>``
   parameter ``modgate export triton`` writes into ``config.pbtxt``);
@@ -238,7 +237,6 @@ class TritonSession:
                 model_version=self.pinned,
                 outputs=[grpcclient.InferRequestedOutput(n) for n in self.output_names],
                 client_timeout=remaining,
-                timeout=max(int(remaining * 1e6), 1),
             )
         except InferenceServerException as exc:
             raise self._error(exc) from None
