@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 TRITON_VENV ?= .venv-triton
 TRITON_STAMP := $(TRITON_VENV)/.installed
 
-.PHONY: setup triton-setup up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images train-spam train-text clean
+.PHONY: setup triton-setup up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images bench-triton train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ bench-slowpath: $(STAMP)  ## slow path: deferred posts/s to the queue, queue cla
 
 bench-images: $(STAMP)  ## images: decode, NSFW, ViT-tiny, OCR, PDQ; image posts under load, OCR on/off
 	$(BIN)/python -m bench.images
+
+bench-triton: $(TRITON_STAMP)  ## gateway in-process vs gateway -> Triton at concurrency 1/8/64; where to tokenize
+	$(BIN)/python -m bench.triton
 
 train-spam: $(STAMP)
 	$(BIN)/modgate train spam

@@ -59,32 +59,45 @@ def make_posts(kind: str, n: int, memes: Memes) -> list[Any]:
 
 
 @contextmanager
-def live_gateway(tmp: Path, ocr: dict[str, Any]) -> Iterator[tuple[Any, dict[str, str]]]:
-    """A gateway on its own event loop in a background thread, and a sync client stub."""
-    import grpc
-
+def running_gateway(settings: Any) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A gateway for ``settings`` (``GatewaySettings``) on its own event loop in a background
+    thread, and the versions of its classifiers; stopped on exit."""
     from decision import load_policy
     from gateway.server import Gateway, load_classifiers
-    from modgate.pb import moderation_pb2_grpc as pb_grpc
-    from modgate.settings import GatewaySettings
 
     logging.getLogger("modgate.decisions").propagate = False
-    bank, no_cache = {"path": tmp / "empty-bank.jsonl"}, {"cache_entries": 0}
-    settings = GatewaySettings(port=0, metrics_port=0, ocr=ocr, hashbank=bank, images=no_cache)
     classifiers = load_classifiers(settings)
     versions = {name: clf.version for name, clf in classifiers.items()}
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    start = Gateway.start(settings, load_policy(settings.policy_path), classifiers)
-    gateway = asyncio.run_coroutine_threadsafe(start, loop).result(timeout=60)
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
-            yield pb_grpc.ModerationStub(channel), versions
+        start = Gateway.start(settings, load_policy(settings.policy_path), classifiers)
+        gateway = asyncio.run_coroutine_threadsafe(start, loop).result(timeout=60)
+        try:
+            yield gateway, versions
+        finally:
+            asyncio.run_coroutine_threadsafe(gateway.stop(), loop).result(timeout=30)
     finally:
-        asyncio.run_coroutine_threadsafe(gateway.stop(), loop).result(timeout=30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
+
+
+@contextmanager
+def live_gateway(tmp: Path, ocr: dict[str, Any]) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A gateway on its own event loop in a background thread, and a sync client stub."""
+    import grpc
+
+    from modgate.pb import moderation_pb2_grpc as pb_grpc
+    from modgate.settings import GatewaySettings
+
+    bank, no_cache = {"path": tmp / "empty-bank.jsonl"}, {"cache_entries": 0}
+    settings = GatewaySettings(port=0, metrics_port=0, ocr=ocr, hashbank=bank, images=no_cache)
+    with (
+        running_gateway(settings) as (gateway, versions),
+        grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel,
+    ):
+        yield pb_grpc.ModerationStub(channel), versions
 
 
 def pct(s: list[float], q: float) -> float:
