@@ -396,17 +396,13 @@ def add_text_raw(repo: Path, site_packages: str) -> None:
 @contextmanager
 def triton_server(tmp: Path) -> Iterator[Any]:
     """pytriton's ``tritonserver`` on 127.0.0.1 with ``text``, ``spam`` and ``text_raw``."""
-    from export.triton_repo import TritonDevice, TritonRuntime, export_triton_repo
+    from export.triton_repo import export_python_repo
     from modgate.embedded_triton import LocalTriton, TritonInstall
 
     install = TritonInstall.find()
     repo = tmp / "repo"
-    export_triton_repo(
-        repo,
-        {name: ARTIFACTS_DIR / name for name in MODELS},
-        runtime=TritonRuntime.PYTHON,
-        device=TritonDevice.CPU,
-        site_packages=[str(install.site_packages)],
+    export_python_repo(
+        repo, [str(install.site_packages)], {name: ARTIFACTS_DIR / name for name in MODELS}
     )
     add_text_raw(repo, str(install.site_packages))
     server = LocalTriton(install, repo).start(timeout_s=120.0)

@@ -374,6 +374,20 @@ def export_triton_repo(
     )
 
 
+def export_python_repo(
+    out: Path, site_packages: Sequence[str], classifiers: Mapping[str, Path] | None = None
+) -> TritonExportReport:
+    """The shipped models (or ``classifiers``) for a CPU Triton that has only the python
+    backend, e.g. pytriton's server: ``--runtime python --device cpu``."""
+    return export_triton_repo(
+        out,
+        default_classifiers() if classifiers is None else classifiers,
+        runtime=TritonRuntime.PYTHON,
+        device=TritonDevice.CPU,
+        site_packages=site_packages,
+    )
+
+
 def _config_files(device: TritonDevice) -> dict[str, TritonDevice]:
     """A GPU model also gets the CPU alternative that ``--model-config-name=cpu`` selects."""
     cpu = {CPU_CONFIG_FILE: TritonDevice.CPU} if device is TritonDevice.GPU else {}

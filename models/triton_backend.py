@@ -220,9 +220,7 @@ class TritonSession:
         finally:
             slots.release()
         self._mark_up()
-        if len(parts) == 1:
-            return parts[0]
-        return [np.concatenate(column) for column in zip(*parts, strict=True)]
+        return _joined(parts)
 
     async def _infer(
         self, client: aioclient.InferenceServerClient, inputs: _Request, deadline: float
@@ -259,9 +257,7 @@ class TritonSession:
                 raise self._error(exc) from None
             parts.append([result.as_numpy(n) for n in self.output_names])
         self._mark_up()
-        if len(parts) == 1:
-            return parts[0]
-        return [np.concatenate(column) for column in zip(*parts, strict=True)]
+        return _joined(parts)
 
     def _client(
         self, loop: asyncio.AbstractEventLoop
@@ -343,6 +339,13 @@ class TritonSession:
         for owner, client in clients.items():
             if owner is loop:
                 await client.close()
+
+
+def _joined(parts: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The outputs of a call split into several requests, joined back in order."""
+    if len(parts) == 1:
+        return parts[0]
+    return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
 
 def triton_session_opener(url: ClassifierUrl, settings: TritonSettings) -> SessionOpener:

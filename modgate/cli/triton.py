@@ -68,20 +68,9 @@ def serve(
 
 
 def _export_shipped(out: Path, install: TritonInstall) -> Path:
-    from export.triton_repo import (
-        TritonDevice,
-        TritonRuntime,
-        default_classifiers,
-        export_triton_repo,
-    )
+    from export.triton_repo import export_python_repo
 
     if out.exists():
         shutil.rmtree(out)
-    export_triton_repo(
-        out,
-        default_classifiers(),
-        runtime=TritonRuntime.PYTHON,
-        device=TritonDevice.CPU,
-        site_packages=[str(install.site_packages)],
-    )
+    export_python_repo(out, [str(install.site_packages)])
     return out

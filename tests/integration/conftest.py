@@ -134,12 +134,7 @@ async def start_worker(tmp_path: Path) -> AsyncIterator[StartWorker]:
 def triton_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[TritonInstall, Path]:
     """The shipped text, spam and nsfw models exported for the pytriton server binary: the
     python runtime, running the same ONNX files through the same onnxruntime version."""
-    from export.triton_repo import (
-        TritonDevice,
-        TritonRuntime,
-        default_classifiers,
-        export_triton_repo,
-    )
+    from export.triton_repo import export_python_repo
 
     try:
         install = TritonInstall.find()
@@ -147,13 +142,7 @@ def triton_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[TritonInstall
         skip_or_fail(f"Triton server unavailable: {exc}")
         raise
     repo = tmp_path_factory.mktemp("triton") / "repo"
-    export_triton_repo(
-        repo,
-        default_classifiers(),
-        runtime=TritonRuntime.PYTHON,
-        device=TritonDevice.CPU,
-        site_packages=[str(install.site_packages)],
-    )
+    export_python_repo(repo, [str(install.site_packages)])
     return install, repo
 
 
