@@ -80,6 +80,10 @@ class TritonSession:
         self.model = url.model
         self.pinned = url.options.get("version", "")
         self._settings = settings
+        self._lock = threading.Lock()
+        self._down_reason = ""  # empty: believed up
+        self._retry_at = 0.0
+        self._closed = False
         self._sync = grpcclient.InferenceServerClient(
             self.address, channel_args=channel_args(settings)
         )
@@ -103,10 +107,6 @@ class TritonSession:
         self._prepare = ThreadPoolExecutor(settings.prepare_workers, f"triton-{name}")
         self._clients: dict[asyncio.AbstractEventLoop, aioclient.InferenceServerClient] = {}
         self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-        self._lock = threading.Lock()
-        self._down_reason = ""  # empty: believed up
-        self._retry_at = 0.0
-        self._closed = False
 
     # -- boot ------------------------------------------------------------------------------
 
