@@ -36,7 +36,7 @@ from models.artifact import METADATA_FILE, metadata_checker, read_metadata
 from models.cache import ContentCache
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
 from models.image_preprocess import PreprocessSpec, preprocess_batch
-from models.interface import ModelSession, SessionOpener, probe_session
+from models.interface import ModelSession, SessionBacked, SessionOpener
 from models.onnx_backend import onnx_session_opener
 from modgate.settings import OnnxSettings
 from modgate.types import CATEGORY_PATTERN, Category, DecodedImage, Post, Scores, max_scores
@@ -219,7 +219,7 @@ class ImageModel:
         return self.scores_from(self.session.run_sync(self.feeds(images)), len(images))
 
 
-class ImageClassifier:
+class ImageClassifier(SessionBacked):
     """The ``Classifier`` for image categories. Safe to call concurrently."""
 
     def __init__(self, model: ImageModel, *, name: str, cache_entries: int = 4096) -> None:
@@ -250,8 +250,8 @@ class ImageClassifier:
         return self._model
 
     @property
-    def name(self) -> str:
-        return self._name
+    def session(self) -> ModelSession:
+        return self._model.session
 
     @property
     def version(self) -> str:
@@ -292,10 +292,3 @@ class ImageClassifier:
         return [
             max_scores(*(known[image.sha256] for image in decoded_images(post))) for post in posts
         ]
-
-    async def probe(self) -> str | None:
-        """``None`` when the model can answer now, else why not (remote backends)."""
-        return await probe_session(self._model.session)
-
-    async def aclose(self) -> None:
-        await self._model.session.aclose()

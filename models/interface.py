@@ -135,8 +135,25 @@ class ReadinessProbe(Protocol):
         ...
 
 
-async def probe_session(session: ModelSession) -> str | None:
-    """A classifier's ``probe``: ask its session if it can tell (remote ones), else ready."""
-    if isinstance(session, ReadinessProbe):
-        return await session.probe()
-    return None
+class SessionBacked:
+    """What every classifier that runs one ``ModelSession`` shares: its name, its readiness
+    (asked of the session when it can tell, i.e. remote backends) and closing."""
+
+    _name: str
+
+    @property
+    def session(self) -> ModelSession:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def probe(self) -> str | None:
+        """``None`` when the model can answer now, else why not."""
+        if isinstance(self.session, ReadinessProbe):
+            return await self.session.probe()
+        return None
+
+    async def aclose(self) -> None:
+        await self.session.aclose()

@@ -22,7 +22,7 @@ import numpy as np
 
 from models.artifact import METADATA_FILE, metadata_checker, read_metadata
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
-from models.interface import ModelSession, SessionOpener, probe_session
+from models.interface import ModelSession, SessionBacked, SessionOpener
 from models.onnx_backend import onnx_session_opener
 from models.spam_features import FEATURE_NAMES, HASH_BUCKETS, N_FEATURES, build_features
 from modgate.settings import OnnxSettings
@@ -88,7 +88,7 @@ def _check_features(metadata: dict[str, Any], fail: Callable[[str], ArtifactErro
         raise fail(f"feature_names differ at index {at}: model {theirs!r}, code {ours!r}")
 
 
-class SpamClassifier:
+class SpamClassifier(SessionBacked):
     """Scores ``spam`` for posts with text. Safe to call concurrently."""
 
     def __init__(
@@ -143,10 +143,6 @@ class SpamClassifier:
         return self._session
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
     def version(self) -> str:
         return self._artifact.version
 
@@ -188,10 +184,3 @@ class SpamClassifier:
         if not np.all(np.isfinite(probabilities)):
             raise ModelOutputError(self._name, self.version, "non-finite probabilities")
         return probabilities
-
-    async def probe(self) -> str | None:
-        """``None`` when the model can answer now, else why not (remote backends)."""
-        return await probe_session(self._session)
-
-    async def aclose(self) -> None:
-        await self._session.aclose()

@@ -26,7 +26,7 @@ import numpy as np
 
 from models.artifact import METADATA_FILE, metadata_checker, read_metadata
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
-from models.interface import ModelSession, SessionOpener, probe_session
+from models.interface import ModelSession, SessionBacked, SessionOpener
 from models.onnx_backend import onnx_session_opener
 from models.text_encoding import TextEncoder
 from modgate.settings import OnnxSettings
@@ -164,7 +164,7 @@ class TextModel:
         return out
 
 
-class TextClassifier:
+class TextClassifier(SessionBacked):
     """The ``Classifier`` for text categories (``toxicity``, ``hate``…).
 
     Safe to call concurrently.
@@ -196,8 +196,8 @@ class TextClassifier:
         return self._model
 
     @property
-    def name(self) -> str:
-        return self._name
+    def session(self) -> ModelSession:
+        return self._model.session
 
     @property
     def version(self) -> str:
@@ -223,10 +223,3 @@ class TextClassifier:
         probs = self._model.check_output(outputs, len(posts))
         cats = self.categories
         return [dict(zip(cats, (float(v) for v in row), strict=True)) for row in probs]
-
-    async def probe(self) -> str | None:
-        """``None`` when the model can answer now, else why not (remote backends)."""
-        return await probe_session(self._model.session)
-
-    async def aclose(self) -> None:
-        await self._model.session.aclose()
