@@ -5,10 +5,11 @@ The split is rebuilt from ``../shared/data`` (``MODGATE_DATA_DIR``) with the see
 text`` built it: the corpora's group-aware test split plus the held-out English functional
 cases. Training and threshold calibration never saw these rows.
 
-``python -m bench.heldout [--out build/heldout/text-test.jsonl]`` writes it as JSON lines (one
+``python -m bench.heldout [--out build/heldout/text-test.jsonl]`` writes it as JSON lines, one
 object per row: ``text``, ``toxicity``, ``hate`` (1 / 0 / null), ``source``, ``language``,
-``functionality``, ``target`` (the identity group a row is about, where known), ``row_id``), the input ``modgate eval`` reads. The file is a
-build product: never commit it (the data stays in ``../shared/data``).
+``functionality``, ``target`` (the identity group a row is about, where known) and
+``row_id`` — the input ``modgate eval`` reads. The file is a build product: never commit it
+(the data stays in ``../shared/data``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def text_seed(artifact_dir: Path = ARTIFACTS_DIR / "text") -> int:
     return int(metrics["train"]["config"]["seed"])
 
 
-def heldout_rows(data_dir: Path | None = None, *, seed: int | None = None) -> list[dict[str, object]]:
+def heldout_rows(
+    data_dir: Path | None = None, *, seed: int | None = None
+) -> list[dict[str, object]]:
     """Every held-out test row of the text model, as plain dicts (see the module docstring)."""
     from retrain.functional_cases import functional_cases
     from retrain.text import functional_as_examples
@@ -51,11 +54,26 @@ def heldout_rows(data_dir: Path | None = None, *, seed: int | None = None) -> li
             "source": ex.source,
             "language": ex.language,
             "functionality": ex.functionality,
-            "target": targets.get(ex.row_id, "").lower(),
+            "target": _identity(targets.get(ex.row_id, "")),
             "row_id": ex.row_id,
         }
         for ex in splits.test + functional_as_examples(functional)
     ]
+
+
+# The sources name some groups differently; one name per group, so that the bias metrics see
+# one subgroup (MLMA's "gay" next to MHC's "gay people" would split it in two).
+_ALIASES = {
+    "gay": "gay people",
+    "christian": "christians",
+    "special needs": "disabled people",
+    "african descent": "black people",
+}
+
+
+def _identity(name: str) -> str:
+    name = " ".join(name.lower().replace("_", " ").split())
+    return _ALIASES.get(name, name)
 
 
 def _identity_targets(data_dir: Path) -> dict[str, str]:
@@ -71,7 +89,7 @@ def _identity_targets(data_dir: Path) -> dict[str, str]:
         for row in _csv(data_dir / "mlma" / f"{lang}_dataset.csv"):
             group = (row.get("group") or "").strip()
             if group not in {"", "other", "individual"}:
-                out[f"mlma_{lang}:{row['HITId']}"] = group.replace("_", " ")
+                out[f"mlma_{lang}:{row['HITId']}"] = group
     return out
 
 

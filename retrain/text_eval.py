@@ -48,8 +48,11 @@ def policy_thresholds(policy_path: Path, labels: Sequence[str]) -> Thresholds:
     return Thresholds(defer=defer, remove=remove)
 
 
-def label_metrics(y: np.ndarray, p: np.ndarray, remove_at: float) -> dict[str, Any]:
-    """ROC-AUC, PR-AUC, F1@0.5, removal FP share and recall for one label."""
+def label_metrics(y: np.ndarray, p: np.ndarray, remove_at: float | np.ndarray) -> dict[str, Any]:
+    """ROC-AUC, PR-AUC, F1@0.5, removal FP share and recall for one label.
+
+    ``remove_at`` is the REMOVE threshold, or one per row (``inf``: never removed).
+    """
     out: dict[str, Any] = {"n": len(y), "positives": int(y.sum())}
     if 0 < y.sum() < len(y):
         out["roc_auc"] = round(float(roc_auc_score(y, p)), 4)
