@@ -9,8 +9,12 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 # own venv (it pins numpy < 2), with the onnxruntime and tokenizers versions modgate uses.
 TRITON_VENV ?= .venv-triton
 TRITON_STAMP := $(TRITON_VENV)/.installed
+# Off-the-shelf peers for `make bench-peers` (hatesonar, alt-profanity-check): their own venv,
+# since alt-profanity-check pins scikit-learn and joblib; onnx/onnxruntime as in .venv.
+PEERS_VENV ?= .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
 
-.PHONY: setup triton-setup up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images bench-triton train-spam train-text clean
+.PHONY: setup triton-setup peers-setup bench-peers up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images bench-triton train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +34,16 @@ $(TRITON_STAMP): $(STAMP)
 	touch $(TRITON_STAMP)
 
 triton-setup: $(TRITON_STAMP)  ## install the Triton server binary (nvidia-pytriton) into .venv-triton
+
+$(PEERS_STAMP): $(STAMP)
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet "alt-profanity-check==1.9.1" "hatesonar==0.1.0" \
+	  "onnx==$$($(BIN)/python -c 'import onnx; print(onnx.__version__)')" \
+	  "onnxruntime==$$($(BIN)/python -c 'import onnxruntime; print(onnxruntime.__version__)')"
+	touch $(PEERS_STAMP)
+
+peers-setup: $(PEERS_STAMP)  ## install the peer models (hatesonar, alt-profanity-check) into .venv-peers
 
 up: $(STAMP)  ## run everything on one machine: broker :9092, redis :6379, gateway :50051, worker
 	$(BIN)/modgate up
@@ -62,6 +76,9 @@ bench-slowpath: $(STAMP)  ## slow path: deferred posts/s to the queue, queue cla
 bench-images: $(STAMP)  ## images: decode, NSFW, ViT-tiny, OCR, PDQ; image posts under load, OCR on/off
 	$(BIN)/python -m bench.images
 
+bench-peers: $(PEERS_STAMP)  ## modgate int8/fp32 vs PyTorch vs hatesonar vs alt-profanity-check: quality + latency
+	$(BIN)/python -m bench.peers
+
 bench-triton: $(TRITON_STAMP)  ## gateway in-process vs gateway -> Triton at concurrency 1/8/64; where to tokenize
 	$(BIN)/python -m bench.triton
 
@@ -72,4 +89,4 @@ train-text: $(STAMP)  ## reproduce models/artifacts/text (about 20 min on 2 CPU 
 	$(BIN)/modgate train text --checkpoint build/text-checkpoint
 
 clean:
-	rm -rf $(VENV) $(TRITON_VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks
+	rm -rf $(VENV) $(TRITON_VENV) $(PEERS_VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks
