@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from models.errors import ModelError, ModelTimeoutError
@@ -65,18 +65,28 @@ async def fan_out(
         tasks[asyncio.ensure_future(coro)] = (clf, indices)
     if not tasks:
         return results
-    done, pending = await asyncio.wait(tasks, timeout=max(deadline - loop.time(), 0.0))
+    try:
+        done, pending = await asyncio.wait(tasks, timeout=max(deadline - loop.time(), 0.0))
+    except asyncio.CancelledError:  # the RPC was cancelled (the caller gave up): stop the models
+        _abandon(tasks)
+        raise
+    _abandon(pending)
     for task in pending:
-        task.cancel()
-        # A task racing the deadline may still end with its own timeout error instead of
-        # the cancellation; it is already reported missing, so retrieve and drop it.
-        task.add_done_callback(_drop_outcome)
         clf, indices = tasks[task]
         _mark_missing(results, indices, clf, "timeout")
     for task in done:
         clf, indices = tasks[task]
         _collect(task, clf, indices, results)
     return results
+
+
+def _abandon(tasks: Iterable[asyncio.Task[list[Prediction]]]) -> None:
+    """Cancel ``tasks`` nobody will await. A task racing the cancellation may still end with
+    its own timeout error; it is reported missing (or the RPC is gone), so retrieve and drop
+    that outcome rather than leave "Task exception was never retrieved" in the log."""
+    for task in tasks:
+        task.cancel()
+        task.add_done_callback(_drop_outcome)
 
 
 def _drop_outcome(task: asyncio.Task[list[Prediction]]) -> None:

@@ -143,3 +143,25 @@ async def test_a_late_classifiers_own_error_is_retrieved_not_left_unhandled() ->
     gc.collect()  # an unretrieved task exception is reported when the task is collected
     await asyncio.sleep(0)
     assert unhandled == []
+
+
+async def test_cancelled_fan_out_cancels_its_classifiers_and_retrieves_their_errors() -> None:
+    """A caller that gives up (the RPC is cancelled at the client's deadline) cancels the
+    fan-out; its classifier tasks are cancelled too, and a late error is not left unhandled."""
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    slow = FunctionClassifier("hate", ("hate",), constant("hate", 0.9), delay_s=30.0)
+    racer = _TimesOutWhenCancelled("text", ("toxicity",), constant("toxicity", 0.5))
+    call = asyncio.ensure_future(
+        fan_out({"hate": slow, "text": racer}, [POST], deadline=_deadline(30.0))
+    )
+    await asyncio.sleep(0.01)
+    call.cancel()
+    await asyncio.gather(call, return_exceptions=True)
+    await asyncio.sleep(0.01)
+    gc.collect()
+    await asyncio.sleep(0)
+    assert call.cancelled()
+    assert slow.cancelled == 1
+    assert unhandled == []
