@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from modgate.cli.bench import bench_app
 from modgate.cli.evaluate import eval_command
 from modgate.cli.hashbank import hashbank_app
 from modgate.cli.review import review_app
@@ -31,6 +32,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(review_app, name="review")
 app.add_typer(hashbank_app, name="hashbank")
 app.add_typer(triton_app, name="triton")
+app.add_typer(bench_app, name="bench")
 app.command("eval")(eval_command)
 
 
