@@ -80,6 +80,18 @@ async def fan_out(
     return results
 
 
+def not_scored(
+    classifiers: Mapping[str, Classifier], posts: Sequence[Post], reason: str
+) -> list[PostScores]:
+    """What ``fan_out`` would report if every classifier that applies missed: used when the
+    gateway sheds load and does not ask the models at all."""
+    results = [PostScores() for _ in posts]
+    for clf in classifiers.values():
+        indices = [i for i, post in enumerate(posts) if clf.applies_to(post)]
+        _mark_missing(results, indices, clf, reason)
+    return results
+
+
 def _abandon(tasks: Iterable[asyncio.Task[list[Prediction]]]) -> None:
     """Cancel ``tasks`` nobody will await. A task racing the cancellation may still end with
     its own timeout error; it is reported missing (or the RPC is gone), so retrieve and drop

@@ -99,5 +99,11 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.shed = Counter(
+            "modgate_shed_posts",
+            "Posts decided without model scoring because the gateway was overloaded.",
+            registry=self.registry,
+        )
+
     def serve_http(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)

@@ -6,7 +6,8 @@ caller's own gRPC deadline (less a small reply margin) if that is sooner. Every 
 a decision id and one structured log line with its scores, features, reasons and latency;
 with a broker configured it is also published (``gateway/records.py``): the decision record
 always, the deferred post for a DEFER, the final action for ALLOW/REMOVE. Publishing only
-buffers, so it never delays a verdict.
+buffers, so it never delays a verdict. Past capacity (``gateway/overload.py``) a call skips
+image decoding and the models and is decided at once, degraded, with its models ``shed``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import grpc
 
 from decision import Policy, decide
 from gateway.author_store import AuthorStore, StoredAuthor, with_counters
-from gateway.fanout import PostScores, fan_out
+from gateway.fanout import PostScores, fan_out, not_scored
 from gateway.features import TextAnalyzer, assemble_features
 from gateway.images import ImageDecoder
 from gateway.metrics import GatewayMetrics
+from gateway.overload import SHED_REASON, OverloadGuard
 from gateway.publisher import RecordSink
 from gateway.records import publish_verdict
 from gateway.status import status_for
@@ -72,6 +74,7 @@ class ModerationService:
         self.policy = policy
         self.classifiers = dict(classifiers)
         self.metrics = metrics
+        self.overload = OverloadGuard(settings.overload, metrics)
         self._deadline_s = settings.deadline_ms / 1000.0
 
     def deadline_for(self, context: grpc.aio.ServicerContext[Any, Any], start: float) -> float:
@@ -114,13 +117,29 @@ class ModerationService:
         loop = asyncio.get_running_loop()
         start = loop.time()
         try:
-            posts = await self.decoder.decode_posts(parse(data), batch=batch)
-            verdicts = await self._moderate(posts, self.deadline_for(context, start), start)
+            posts = parse(data)
+            if self.overload.admit(len(posts)):
+                with self.overload.scoring_posts(len(posts)):
+                    posts = await self.decoder.decode_posts(posts, batch=batch)
+                    deadline = self.deadline_for(context, start)
+                    verdicts = await self._moderate(posts, deadline, start)
+            else:
+                verdicts = self._shed(posts, start)
         except Exception as exc:  # RPC boundary: map to a status, log, count
             await self._abort(context, exc, method)
             raise  # unreachable: abort raises
         self.metrics.latency.labels(method).observe(loop.time() - start)
         return verdicts
+
+    def _shed(self, posts: Sequence[Post], start: float) -> list[pb.Verdict]:
+        """Overloaded: decide ``posts`` without decoding images or asking any model (no author
+        lookup either); each verdict says which models were ``shed``."""
+        features = [
+            assemble_features(post, self.text_analyzer.analyze(post), None, "shed")
+            for post in posts
+        ]
+        scored = not_scored(self.classifiers, posts, SHED_REASON)
+        return self._verdicts(posts, features, scored, start)
 
     async def _moderate(
         self, posts: Sequence[Post], deadline: float, start: float
@@ -134,6 +153,15 @@ class ModerationService:
             for post in posts
         ]
         scored = await fan_out(self.classifiers, posts, deadline=deadline)
+        return self._verdicts(posts, features, scored, start)
+
+    def _verdicts(
+        self,
+        posts: Sequence[Post],
+        features: Sequence[dict[str, Any]],
+        scored: Sequence[PostScores],
+        start: float,
+    ) -> list[pb.Verdict]:
         for post, feats, result in zip(posts, features, scored, strict=True):
             feats.update(result.notes)
             if post.images and "ocr" not in feats:

@@ -148,6 +148,18 @@ class TritonSettings(BaseModel):
     prepare_workers: Annotated[int, Field(ge=1, le=64)] = 2
 
 
+class OverloadSettings(BaseModel):
+    """Load shedding (``gateway/overload.py``): past these limits new calls skip the models
+    and are decided at once, degraded (missing models ``shed``), instead of queueing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    # Shed while this many posts are being scored at once: a bound on queued model work. Size
+    # it near capacity (posts/s) x the usual scoring latency, with room for bursts.
+    max_scoring_posts: Annotated[int, Field(ge=1)] = 32
+
+
 def parse_kafka_url(url: str) -> list[str]:
     """``kafka://host:9092[,host2:9092]`` -> bootstrap servers; ValueError if malformed."""
     parts = urlsplit(url)
@@ -338,6 +350,7 @@ class GatewaySettings(BaseSettings):
     max_batch_posts: Annotated[int, Field(ge=1)] = 64
     max_message_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
     max_concurrent_rpcs: Annotated[int, Field(ge=1)] = 1024
+    overload: OverloadSettings = OverloadSettings()
     shutdown_grace_s: Annotated[float, Field(ge=0)] = 5.0
     # Deferred posts and decision records go to Kafka (MODGATE_STREAM__KAFKA_URL).
     stream: StreamSettings = StreamSettings()

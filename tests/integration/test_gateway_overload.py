@@ -1,0 +1,55 @@
+"""Load shedding over real gRPC: past its limits the gateway decides new calls at once without
+the models (degraded, models ``shed``, severe categories DEFER), and scores again after."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from modgate.pb import moderation_pb2 as pb
+from modgate.settings import OverloadSettings
+from tests.fakes import FunctionClassifier, constant
+from tests.integration.conftest import StartGateway, spam_classifier
+
+pytestmark = pytest.mark.integration
+
+TEXT = "Are we still on for lunch tomorrow?"
+
+
+async def test_posts_over_the_scoring_limit_are_shed_at_once_and_deferred(
+    start_gateway: StartGateway,
+) -> None:
+    slow = FunctionClassifier("hate-model", ("hate",), constant("hate", 0.0), delay_s=0.3)
+    gateway, stub = await start_gateway(
+        {"spam": spam_classifier(), "hate-model": slow},
+        overload=OverloadSettings(max_scoring_posts=1),
+    )
+    loop = asyncio.get_running_loop()
+    first = asyncio.ensure_future(stub.Moderate(pb.ModerateRequest(post_id="a", text=TEXT)))
+    await asyncio.sleep(0.1)  # "a" is being scored (the hate model takes 300 ms)
+    started = loop.time()
+    shed = await stub.Moderate(pb.ModerateRequest(post_id="b", text=TEXT), timeout=5)
+    shed_ms = (loop.time() - started) * 1000
+    scored = await first
+    assert shed_ms < 150, shed_ms  # answered without waiting for a model
+    assert shed.degraded
+    assert sorted(shed.missing_reasons) == ["hate-model: shed", "spam: shed"]
+    assert shed.action == pb.DEFER  # hate is severe: never a silent ALLOW
+    assert not shed.scores
+    assert not scored.degraded
+    assert scored.action == pb.ALLOW
+    again = await stub.Moderate(pb.ModerateRequest(post_id="c", text=TEXT), timeout=5)
+    assert not again.degraded  # the limit is free again: scored as usual
+    assert gateway.service.metrics.shed._value.get() == 1
+
+
+async def test_shedding_can_be_turned_off(start_gateway: StartGateway) -> None:
+    slow = FunctionClassifier("hate-model", ("hate",), constant("hate", 0.0), delay_s=0.2)
+    _, stub = await start_gateway(
+        {"spam": spam_classifier(), "hate-model": slow},
+        overload=OverloadSettings(enabled=False, max_scoring_posts=1),
+    )
+    calls = [stub.Moderate(pb.ModerateRequest(post_id=f"p{i}", text=TEXT)) for i in range(3)]
+    verdicts = await asyncio.gather(*calls)
+    assert not any(v.degraded for v in verdicts)
