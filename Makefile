@@ -14,7 +14,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed
 PEERS_VENV ?= .venv-peers
 PEERS_STAMP := $(PEERS_VENV)/.installed
 
-.PHONY: setup triton-setup peers-setup bench-peers up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images bench-triton train-spam train-text clean
+.PHONY: setup triton-setup peers-setup bench-cpu bench-load bench-peers readme up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images bench-triton train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,11 +76,27 @@ bench-slowpath: $(STAMP)  ## slow path: deferred posts/s to the queue, queue cla
 bench-images: $(STAMP)  ## images: decode, NSFW, ViT-tiny, OCR, PDQ; image posts under load, OCR on/off
 	$(BIN)/python -m bench.images
 
+bench-cpu: $(STAMP) $(PEERS_STAMP)  ## every CPU result in one command (~12 min): load, micro, peers, held-out quality, README sections
+	$(BIN)/modgate bench load
+	$(BIN)/python -m bench.micro
+	$(BIN)/python -m bench.peers
+	$(BIN)/python -m bench.heldout
+	$(BIN)/modgate eval build/heldout/text-test.jsonl --label toxicity=toxicity --label hate=hate \
+	  --language-column language --functionality-column functionality --identity-column target \
+	  --by source --out bench/results --name quality-heldout > /dev/null
+	$(BIN)/modgate bench readme
+
+bench-load: $(STAMP)  ## open-loop load on a gateway process: text+spam at 100/s, sweep, highest rate, 3x spike
+	$(BIN)/modgate bench load
+
 bench-peers: $(PEERS_STAMP)  ## modgate int8/fp32 vs PyTorch vs hatesonar vs alt-profanity-check: quality + latency
 	$(BIN)/python -m bench.peers
 
 bench-triton: $(TRITON_STAMP)  ## gateway in-process vs gateway -> Triton at concurrency 1/8/64; where to tokenize
 	$(BIN)/python -m bench.triton
+
+readme: $(STAMP)  ## regenerate README.md's Performance and Quality sections from bench/results/
+	$(BIN)/modgate bench readme
 
 train-spam: $(STAMP)
 	$(BIN)/modgate train spam

@@ -3,7 +3,8 @@
 ``modgate bench load`` (= ``python -m bench.load``) runs the open-loop load generator against a
 ``modgate serve`` process it starts (or ``--target``). The ``bench`` package lives in the
 source tree, not in the wheel: it is imported when the command runs, and its absence is a
-clear error, not a traceback.
+clear error, not a traceback. ``modgate bench readme`` regenerates README.md's Performance and
+Quality sections from the results files (``bench/readme.py``).
 """
 
 from __future__ import annotations
@@ -85,3 +86,19 @@ def load(
         raise typer.Exit(1) from None
     out = config.results_dir / f"load-{config.resolved().label}.md"
     typer.echo(out.read_text(encoding="utf-8"))
+
+
+@bench_app.command("readme")
+def readme(
+    check: Annotated[
+        bool, typer.Option(help="Only check; exit 1 if README.md is out of date.")
+    ] = False,
+) -> None:
+    """Regenerate README.md's Performance and Quality sections from bench/results/."""
+    from bench.readme import update
+
+    if not update(check=check):
+        if check:
+            typer.echo("README.md is stale: run `modgate bench readme`", err=True)
+            raise typer.Exit(1)
+        typer.echo("README.md: Performance and Quality regenerated from bench/results/")
