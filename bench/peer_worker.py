@@ -1,10 +1,11 @@
 """Off-the-shelf text-moderation peers, scored and timed in their own venv for ``bench.peers``.
 
-``.venv-peers/bin/python bench/peer_worker.py < request.json > result.json``
+``.venv-peers/bin/python -m bench.peer_worker < request.json > result.json`` (repository root)
 
 The peers pin library versions modgate does not use (alt-profanity-check pins scikit-learn and
 joblib exactly), so they live in ``.venv-peers`` (``make peers-setup``) and this script imports
-only the standard library, the peer packages, onnx, onnxruntime and numpy — never modgate.
+only the standard library, the peer packages, onnx, onnxruntime, numpy and the stdlib-only
+timer of ``bench.text_latency`` — never modgate.
 
 * **hatesonar** 0.1.0 — its shipped ``hatesonar/model/model.onnx`` (TF-IDF + logistic
   regression, trained on the Davidson data) in ONNX Runtime with 2 intra-op threads. The graph's
@@ -18,8 +19,8 @@ Request (JSON on stdin): ``{"texts": [...], "latency_texts": [...], "throughput_
 "rounds": N, "batch_size": 32}`` (``throughput_texts`` defaults to ``texts``). Result (JSON on
 stdout): package versions and, per peer, its labels, scores for every text (batched: the
 peers' scores do not depend on batch composition), single-post latency over ``rounds`` calls
-cycling through ``latency_texts`` after a warm-up, and batched posts/s. The timing statistics
-match ``bench.text_latency.timings``, which measures the modgate side; ``bench.peers`` runs
+cycling through ``latency_texts`` after a warm-up, and batched posts/s, timed by
+``bench.text_latency.timings``, which measures the modgate side too; ``bench.peers`` runs
 this script with ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` set to 2, and imports
 ``batched`` from here (module import has no side effects and needs only numpy) so both sides
 measure throughput with the same code.
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -39,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.text_latency import timings
+
 Scorer = Callable[[Sequence[str]], np.ndarray]
 THREADS = 2
-WARMUP = 10
 PACKAGES = (
     "hatesonar",
     "alt-profanity-check",
@@ -96,24 +97,6 @@ PEERS: dict[str, tuple[tuple[str, ...], Callable[[], Scorer]]] = {
     "hatesonar": (("toxicity", "hate"), hatesonar_scorer),
     "alt-profanity-check": (("toxicity",), profanity_check_scorer),
 }
-
-
-def timings(fn: Callable[[], object], *, rounds: int, warmup: int = WARMUP) -> dict[str, float]:
-    """Median / p99 / mean of ``rounds`` calls in ms, as ``bench.text_latency.timings``."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000.0)
-    samples.sort()
-    return {
-        "median_ms": round(statistics.median(samples), 3),
-        "p99_ms": round(samples[min(len(samples) - 1, int(0.99 * len(samples)))], 3),
-        "mean_ms": round(statistics.fmean(samples), 3),
-        "rounds": rounds,
-    }
 
 
 def single_post(score: Scorer, texts: Sequence[str], rounds: int) -> dict[str, float]:

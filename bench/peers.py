@@ -43,7 +43,6 @@ ARTIFACT = ROOT / "models" / "artifacts" / "text"
 CHECKPOINT = ROOT / "build" / "text-checkpoint"
 POLICY = ROOT / "configs" / "policy.yaml"
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
-WORKER = ROOT / "bench" / "peer_worker.py"
 LABELS = ("toxicity", "hate")
 ENGLISH_SOURCES = ("mlma_en", "functional_en")
 EXCLUDED_SOURCE = "davidson"
@@ -158,9 +157,15 @@ def run_peers(sample: Sample) -> dict[str, Any]:
         "batch_size": BATCH,
     }
     env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "OPENBLAS_NUM_THREADS": str(THREADS)}
-    cmd = [str(PEERS_PYTHON), str(WORKER)]
+    cmd = [str(PEERS_PYTHON), "-m", "bench.peer_worker"]  # from ROOT: it shares bench's timer
     proc = subprocess.run(
-        cmd, input=json.dumps(request), capture_output=True, text=True, env=env, check=False
+        cmd,
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
     )
     if proc.returncode != 0:
         raise SystemExit(f"bench/peer_worker.py failed ({proc.returncode}):\n{proc.stderr}")
