@@ -452,7 +452,8 @@ def measure_local(config: LoadConfig) -> tuple[str, dict[str, Any], dict[str, An
 def run(config: LoadConfig) -> dict[str, Any]:
     """Run every phase, write ``load-<label>.{json,md,png}`` in ``config.results_dir``, and
     return the figures."""
-    from bench.load_report import machine_info, model_artifacts, plot, render
+    from bench.load_plot import plot
+    from bench.load_report import machine_info, model_artifacts, render
     from bench.report import write_results
     from bench.slowpath import commit
 
