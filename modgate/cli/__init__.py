@@ -13,6 +13,7 @@ import typer
 
 from modgate.cli.bench import bench_app
 from modgate.cli.evaluate import eval_command
+from modgate.cli.failure import fail as _fail
 from modgate.cli.hashbank import hashbank_app
 from modgate.cli.review import review_app
 from modgate.cli.triton import triton_app
@@ -34,11 +35,6 @@ app.add_typer(hashbank_app, name="hashbank")
 app.add_typer(triton_app, name="triton")
 app.add_typer(bench_app, name="bench")
 app.command("eval")(eval_command)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
 
 
 @app.command()

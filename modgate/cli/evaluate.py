@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from modgate.cli.failure import fail
 from modgate.errors import ModgateError
 
 if TYPE_CHECKING:
@@ -51,11 +52,6 @@ class DecisionPolicy:
     def lines(self, category: str, *, region: str, language: str) -> tuple[float, float | None]:
         line = self._policy.effective(category, region=region, language=language)
         return line.defer_above, line.remove_above
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
 
 
 def eval_command(
@@ -127,8 +123,7 @@ def eval_command(
             min_subgroup_size=min_subgroup_size,
         )
     except ModgateError as exc:
-        _fail(f"modgate eval: {exc}")
-        return
+        fail(f"modgate eval: {exc}")
     stem = name or file.stem
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path, png_path = (out / f"{stem}{ext}" for ext in (".json", ".md", ".png"))

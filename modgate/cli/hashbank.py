@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from modgate.cli.failure import fail
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -41,8 +43,7 @@ Note = Annotated[str, typer.Option(help="Free-text note (source, case number).")
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"modgate hashbank: {message}", err=True)
-    raise typer.Exit(2)
+    fail(f"modgate hashbank: {message}")
 
 
 def _line(data: Any) -> None:
