@@ -17,9 +17,12 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from modgate.emoji_letters import fold_emoji_letters
+
 STEP_NAMES: tuple[str, ...] = (
     "invisible",
     "nfkc",
+    "emoji_letters",
     "zalgo",
     "spaced",
     "leet",
@@ -355,6 +358,7 @@ def _may_hold_protected(text: str) -> bool:
 _UNICODE_STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("invisible", _strip_invisible),
     ("nfkc", _nfkc),
+    ("emoji_letters", fold_emoji_letters),
     ("zalgo", _strip_zalgo),
 )
 _TOKEN_STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
@@ -368,7 +372,7 @@ _TOKEN_STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
 def normalize_text(text: str) -> NormalizedText:
     """Undo common evasion tricks; see the step functions for each heuristic.
 
-    Order: invisible → nfkc → zalgo (the Unicode steps, skipped for ASCII input), then
+    Order: invisible → nfkc → emoji_letters → zalgo (the Unicode steps, skipped for ASCII input), then
     whitespace runs collapse to one space and the ends are stripped, then spaced → leet →
     confusables → repeats run on the text outside URLs, e-mail addresses, @mentions and
     #hashtags. Spaced runs before confusables so ``і d і о t`` first becomes one mixed word;

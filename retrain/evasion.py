@@ -2,7 +2,8 @@
 
 An adversary hides the words that give a post away: it writes ``1d10t``, swaps Latin letters
 for Cyrillic lookalikes, hides zero-width characters inside words, spaces letters out, drags
-vowels, switches to fullwidth forms or piles combining marks on letters. Each kind here picks
+vowels, switches to fullwidth forms, piles combining marks on letters, or spells a word in emoji
+letters (🅱🅸🆃🅲🅷) or presses an emoji into it (``b🤬tch``). Each kind here picks
 the most telling words of a text (the longest one or two alphabetic words of four or more
 letters, or the longest words when all are short) and perturbs them; ``mixed`` applies two
 kinds in a row. This module deliberately does not import ``modgate.textnorm``: it is an
@@ -27,6 +28,7 @@ EVASION_KINDS: tuple[str, ...] = (
     "repeat",
     "fullwidth",
     "zalgo",
+    "emoji",
     "mixed",
 )
 
@@ -182,6 +184,19 @@ def _zalgo(word: str, rng: random.Random) -> str:
     return "".join(char + "".join(extra) for char, extra in zip(word, marks, strict=True))
 
 
+_EMOJI_INSIDE = ("\U0001f92c", "\U0001f346", "\u2764\ufe0f", "\U0001f525", "\U0001f480", "\u2b50")
+
+
+def _emoji(word: str, rng: random.Random) -> str:
+    """Latin letters as negative squared emoji letters (🅰), or one emoji pressed between two
+    letters (any script)."""
+    if word.isascii() and word.isalpha() and rng.random() < 0.5:
+        return "".join(chr(0x1F170 + ord(c.upper()) - ord("A")) for c in word)
+    clusters = _clusters(word)
+    gap = rng.randrange(1, len(clusters)) if len(clusters) > 1 else len(clusters)
+    return "".join(clusters[:gap]) + rng.choice(_EMOJI_INSIDE) + "".join(clusters[gap:])
+
+
 def _fullwidth(text: str, rng: random.Random) -> str:
     """Every printable ASCII character but the space as its fullwidth form (U+FF01..U+FF5E)."""
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
@@ -210,6 +225,7 @@ _BASE: dict[str, Callable[[str, random.Random], str]] = {
     "repeat": _per_word(_repeat),
     "fullwidth": _fullwidth,
     "zalgo": _per_word(_zalgo),
+    "emoji": _per_word(_emoji),
 }
 _KINDS: dict[str, Callable[[str, random.Random], str]] = {**_BASE, "mixed": _mixed}
 

@@ -43,6 +43,7 @@ def test_step_names_list_every_step_in_application_order() -> None:
     assert STEP_NAMES == (
         "invisible",
         "nfkc",
+        "emoji_letters",
         "zalgo",
         "spaced",
         "leet",
@@ -356,3 +357,32 @@ def test_spaced_run_stops_before_a_letter_glued_to_a_leet_symbol() -> None:
     result = normalize_text("s t u p i d b!tch")
     assert result.text == "stupid bitch"
     assert result.steps == ("spaced", "leet")
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("you \U0001f171\U0001f178\U0001f183\U0001f172\U0001f177", "you bitch"),  # 🅱🅸🆃🅲🅷
+        ("\U0001f1f0\U0001f1ee\U0001f1f1\U0001f1f1 yourself", "kill yourself"),  # 🇰🇮🇱🇱
+        ("f\U0001f346ggot", "fggot"),
+        ("b\U0001f92c\ufe0ftch", "btch"),
+        ("your\u2b50self", "yourself"),
+    ],
+)
+def test_folds_letters_written_with_emoji(text: str, folded: str) -> None:
+    result = normalize_text(text)
+    assert result.text == folded
+    assert "emoji_letters" in result.steps
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I love \U0001f1e9\U0001f1ea and \U0001f1eb\U0001f1f7",  # two flags stay flags
+        "nice \U0001f44d job",
+        "great game \U0001f525\U0001f525",
+        "2\u2b503",
+    ],
+)
+def test_keeps_emoji_between_words_and_flags(text: str) -> None:
+    assert norm(text) == " ".join(text.split())
