@@ -14,7 +14,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed
 PEERS_VENV ?= .venv-peers
 PEERS_STAMP := $(PEERS_VENV)/.installed
 
-.PHONY: setup triton-setup peers-setup bench-cpu bench-load bench-peers readme up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images bench-triton train-spam train-text clean
+.PHONY: previous-text setup triton-setup peers-setup bench-cpu bench-load bench-peers readme up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images bench-triton train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,7 +67,15 @@ unit: $(STAMP)
 bench: $(STAMP)  ## micro-benchmarks; figures land in bench/results/
 	$(BIN)/python -m bench.micro
 
-bench-text: $(STAMP)  ## text model: modgate ONNX (int8, fp32) vs PyTorch, side by side
+# The text model shipped before v2 (dynamic int8, toxicity + hate), taken from git history
+# for side-by-side benchmarks: `make previous-text` writes it to build/previous-text/.
+PREVIOUS_TEXT_REV ?= 562e88c
+previous-text:
+	mkdir -p build/previous-text
+	for f in model.onnx tokenizer.json metadata.json; do \
+	  git show $(PREVIOUS_TEXT_REV):models/artifacts/text/$$f > build/previous-text/$$f; done
+
+bench-text: $(STAMP) previous-text  ## text model: modgate ONNX (int8, fp32) vs the previous model vs PyTorch
 	$(BIN)/python -m bench.text_latency
 
 bench-slowpath: $(STAMP)  ## slow path: deferred posts/s to the queue, queue claim/decide latency

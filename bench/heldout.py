@@ -2,14 +2,15 @@
 
 The split is rebuilt from ``../shared/data`` (``MODGATE_DATA_DIR``) with the seed recorded in
 ``models/artifacts/text/metrics.json``, exactly as ``modgate train text`` / ``modgate export
-text`` built it: the corpora's group-aware test split plus the held-out English functional
-cases. Training and threshold calibration never saw these rows.
+text`` built it: the training corpora's group-aware test split (our functional and harm cases
+included, split by template). Training and threshold calibration never saw these rows. Next
+to it, the ``eval_only`` corpora (measurement only, never trained on) are written whole.
 
-``python -m bench.heldout [--out build/heldout/text-test.jsonl]`` writes it as JSON lines, one
-object per row: ``text``, ``toxicity``, ``hate`` (1 / 0 / null), ``source``, ``language``,
-``functionality``, ``target`` (the identity group a row is about, where known) and
-``row_id`` — the input ``modgate eval`` reads. The file is a build product: never commit it
-(the data stays in ``../shared/data``).
+``python -m bench.heldout [--out build/heldout/text-test.jsonl]`` writes the test split as JSON
+lines, one object per row: ``text``, one key per label (1 / 0 / null), ``source``,
+``language``, ``functionality``, ``target`` (the identity group a row is about, where known)
+and ``row_id`` — the input ``modgate eval`` reads — and ``text-eval-only.jsonl`` beside it.
+The files are build products: never commit them (the data stays in ``../shared/data``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modgate.settings import ARTIFACTS_DIR, TrainSettings
 
+if TYPE_CHECKING:
+    from retrain.corpora.base import TextExample
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "build" / "heldout" / "text-test.jsonl"
+EVAL_ONLY_NAME = "text-eval-only.jsonl"
 
 
 def text_seed(artifact_dir: Path = ARTIFACTS_DIR / "text") -> int:
@@ -36,29 +42,37 @@ def heldout_rows(
     data_dir: Path | None = None, *, seed: int | None = None
 ) -> list[dict[str, object]]:
     """Every held-out test row of the text model, as plain dicts (see the module docstring)."""
-    from retrain.functional_cases import functional_cases
-    from retrain.text import functional_as_examples
     from retrain.text_data import load_text_corpora, split_text_corpora
 
     seed = text_seed() if seed is None else seed
     data_dir = data_dir or TrainSettings().data_dir
     splits = split_text_corpora(load_text_corpora(data_dir), seed=seed)
-    functional = [c for c in functional_cases(seed=seed) if c.split == "test"]
     targets = _identity_targets(data_dir)
-    targets.update({f"functional_en:{i}": c.target for i, c in enumerate(functional)})
-    return [
-        {
-            "text": ex.text,
-            "toxicity": ex.labels.get("toxicity"),
-            "hate": ex.labels.get("hate"),
-            "source": ex.source,
-            "language": ex.language,
-            "functionality": ex.functionality,
-            "target": _identity(targets.get(ex.row_id, "")),
-            "row_id": ex.row_id,
-        }
-        for ex in splits.test + functional_as_examples(functional)
-    ]
+    return [_row(ex, targets) for ex in splits.test]
+
+
+def eval_only_rows(data_dir: Path | None = None) -> list[dict[str, object]]:
+    """Every row of the measurement-only corpora, in the same shape."""
+    from retrain.corpora.registry import eval_only_corpora
+    from retrain.text_data import load_text_corpora
+
+    data_dir = data_dir or TrainSettings().data_dir
+    rows = load_text_corpora(data_dir, corpora=eval_only_corpora())
+    return [_row(ex, {}) for ex in rows]
+
+
+def _row(ex: TextExample, targets: dict[str, str]) -> dict[str, object]:
+    from retrain.text_data import LABELS
+
+    return {
+        "text": ex.text,
+        **{label: ex.labels.get(label) for label in LABELS},
+        "source": ex.source,
+        "language": ex.language,
+        "functionality": ex.functionality,
+        "target": _identity(targets.get(ex.row_id, "")),
+        "row_id": ex.row_id,
+    }
 
 
 # The sources name some groups differently; one name per group, so that the bias metrics see
@@ -79,9 +93,10 @@ def _identity(name: str) -> str:
 def _identity_targets(data_dir: Path) -> dict[str, str]:
     """row id -> the identity group a row is about: MHC's ``target_ident``, MLMA's ``group``
     (where it names a group: not ``other`` / ``individual``)."""
-    from retrain.text_data import MHC_LANGUAGES, MLMA_LANGUAGES
+    from retrain.corpora.seed import MHC_LANGUAGES, MLMA_LANGUAGES
+    from retrain.functional_cases import functional_cases
 
-    out: dict[str, str] = {}
+    out: dict[str, str] = {f"functional_en:{i}": c.target for i, c in enumerate(functional_cases())}
     for name, lang in MHC_LANGUAGES.items():
         for row in _csv(data_dir / "mhc" / f"hatecheck_cases_final_{name}.csv"):
             out[f"mhc_{lang}:{row['mhc_case_id']}"] = row.get("target_ident") or ""
@@ -99,11 +114,15 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 def write_heldout(out: Path = DEFAULT_OUT, data_dir: Path | None = None) -> Path:
-    rows = heldout_rows(data_dir)
+    """Write the test split to ``out`` and the eval-only sets beside it; returns ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    for path, rows in (
+        (out, heldout_rows(data_dir)),
+        (out.with_name(EVAL_ONLY_NAME), eval_only_rows(data_dir)),
+    ):
+        with path.open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return out
 
 

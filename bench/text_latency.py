@@ -6,6 +6,9 @@ Side by side, in one process, on the same weights:
 
 * **modgate int8** and **modgate fp32** — ``models.text.TextModel``: normalization, Rust
   tokenizer, head+tail truncation, length buckets, ONNX Runtime (2 intra-op threads);
+* **previous model** (``--previous DIR``, e.g. ``build/previous-text`` from ``make
+  previous-text``): the text model shipped before, int8 with dynamic quantization, through
+  the same serving path — its texts are cut to N tokens by its own tokenizer;
 * **PyTorch** — what a user does by default with ``transformers``: a
   ``PreTrainedTokenizerFast`` over the same ``tokenizer.json`` (padding, truncation), the
   same trained network (``export.text_net.TextClassifierNet`` loaded from the training
@@ -13,8 +16,10 @@ Side by side, in one process, on the same weights:
 
 It measures single-post latency (end to end, text in → probabilities out) at 16, 64 and
 128 tokens (median and p99 over many calls) and batched throughput (posts/s over real
-held-out texts, batch 32), and writes ``bench/results/text-<label>.{json,md}`` with the
-machine described and the ratios. The checkpoint comes from ``modgate train text``.
+held-out texts, batch 32), and batch invariance — the largest change of any score when a
+post is scored inside a batch of 32 other held-out posts instead of alone — and writes
+``bench/results/text-<label>.{json,md}`` with the machine described and the ratios. The
+checkpoint comes from ``modgate train text``.
 """
 
 from __future__ import annotations
@@ -140,11 +145,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     onnx = OnnxSettings(intra_op_threads=2, inference_workers=1)
     runners: dict[str, Callable[[list[str]], np.ndarray]] = {}
     models = []
+    own: dict[str, TextModel] = {}  # runners whose texts their own tokenizer cuts to N
     for label, file in (("modgate int8", "model.onnx"), ("modgate fp32", "model.fp32.onnx")):
         if (artifact / file).is_file():
             model = TextModel.load(artifact / file, name="text", onnx=onnx, metadata=metadata)
             models.append(model)
             runners[label] = lambda texts, m=model: m.score(texts, batch_size=args.batch)
+    if args.previous and (args.previous / "model.onnx").is_file():
+        previous = TextModel.load(args.previous / "model.onnx", name="text", onnx=onnx)
+        models.append(previous)
+        label = f"previous int8 ({previous.artifact.version})"
+        runners[label] = lambda texts, m=previous: m.score(texts, batch_size=args.batch)
+        own[label] = previous
     if args.checkpoint and (args.checkpoint / "weights.pt").is_file():
         runners["PyTorch (transformers)"] = torch_runner(
             args.checkpoint,
@@ -163,10 +175,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     single: dict[str, dict[str, Any]] = {}
     for n in TOKENS:
         text = text_of_tokens(tokenizer, corpus, n)
+        texts = {
+            label: text_of_tokens(own[label].encoder.tokenizer, corpus, n) if label in own else text
+            for label in runners
+        }
         single[str(n)] = {
-            label: timings(lambda fn=fn, t=text: fn([t]), rounds=args.rounds)
+            label: timings(lambda fn=fn, t=texts[label]: fn([t]), rounds=args.rounds)
             for label, fn in runners.items()
         }
+    invariance = {
+        label: batch_drift(fn, corpus[:256], args.batch)
+        for label, fn in runners.items()
+        if not label.startswith("PyTorch")
+    }
     batched: dict[str, Any] = {}
     serving = TextModel.load(
         artifact / "model.onnx",
@@ -206,7 +227,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "threads": 2,
         "single_post": single,
         "batched": batched,
+        "batch_invariance": invariance,
     }
+
+
+def batch_drift(
+    fn: Callable[[list[str]], np.ndarray], texts: list[str], batch: int
+) -> dict[str, float]:
+    """Largest and mean |score alone − score inside a batch of ``batch`` mixed posts|."""
+    alone = np.vstack([fn([t]) for t in texts])
+    together = np.vstack([fn(texts[i : i + batch]) for i in range(0, len(texts), batch)])
+    diff = np.abs(alone - together)
+    return {"max_abs": float(diff.max()), "mean_abs": float(diff.mean()), "posts": len(texts)}
 
 
 def render(result: dict[str, Any]) -> str:
@@ -234,6 +266,16 @@ def render(result: dict[str, Any]) -> str:
             else ""
         )
         lines.append(f"| {n} | " + " | ".join(cells) + ratio + " |")
+    if result.get("batch_invariance"):
+        lines += [
+            "",
+            "| batch invariance (held-out posts alone vs in mixed batches) | max abs | mean abs |",
+            "|---|---|---|",
+        ]
+        for lab, row in result["batch_invariance"].items():
+            lines.append(
+                f"| {lab} ({row['posts']} posts) | {row['max_abs']:.1e} | {row['mean_abs']:.1e} |"
+            )
     lines += ["", "| batched (held-out texts) | posts/s | vs PyTorch |", "|---|---|---|"]
     b = result["batched"]
     for lab, row in b.items():
@@ -251,6 +293,7 @@ def main() -> int:
     )
     parser.add_argument("--artifact", type=Path, default=ROOT / "models" / "artifacts" / "text")
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "build" / "text-checkpoint")
+    parser.add_argument("--previous", type=Path, default=ROOT / "build" / "previous-text")
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--label", default="cpu")

@@ -434,7 +434,16 @@ class QueueSettings(BaseModel):
     lease_s: Annotated[float, Field(gt=0, le=86_400)] = 300.0
     age_doubling_s: Annotated[float, Field(gt=0)] = 3600.0
     category_weights: dict[str, Annotated[float, Field(gt=0)]] = Field(
-        default_factory=lambda: {"hate": 3.0, "nsfw": 3.0, "toxicity": 2.0, "spam": 1.0}
+        default_factory=lambda: {
+            "threat": 3.0,
+            "self_harm": 3.0,
+            "hate": 3.0,
+            "nsfw": 3.0,
+            "sexual": 2.5,
+            "insult": 2.0,
+            "toxicity": 2.0,
+            "spam": 1.0,
+        }
     )
     default_weight: Annotated[float, Field(gt=0)] = 1.0
     # Severity of an item with no scores at all (e.g. every model missing).

@@ -21,7 +21,11 @@ CATEGORY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 SPAM: Category = "spam"
 TOXICITY: Category = "toxicity"
+INSULT: Category = "insult"
+THREAT: Category = "threat"
 HATE: Category = "hate"
+SEXUAL: Category = "sexual"
+SELF_HARM: Category = "self_harm"
 NSFW: Category = "nsfw"
 KNOWN_MEDIA: Category = "known_media"
 

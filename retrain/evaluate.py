@@ -128,17 +128,16 @@ def evaluate_rows(
     policy: PolicyView,
     *,
     region: str = "",
-    batch_size: int = 1,
+    batch_size: int = 32,
     functionality_label: str | None = None,
     min_subgroup_size: int = 20,
     source: str = "",
 ) -> EvalResult:
     """Score, decide and measure ``rows``; every row is decided under request ``region``.
 
-    ``batch_size`` defaults to 1 on purpose: the gateway scores single posts, and the
-    shipped int8 model's scores depend on what else is in the batch (dynamic quantization
-    picks its scales per batch), so larger batches run faster but measure a slightly
-    different model than the one serving.
+    ``batch_size`` changes speed only: the shipped int8 model quantizes activations per token
+    (``export.text_quant``), so a row scores the same alone (as the gateway sends it) or in
+    any batch. A model quantized per tensor would not; score such a model with 1.
     """
     labels = tuple(s.name for s in columns.labels)
     fn_label = functionality_label or ("hate" if "hate" in labels else labels[0])

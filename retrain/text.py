@@ -1,8 +1,8 @@
 """Training job for the text classifier: corpora + functional cases → fine-tuned transformer.
 
 ``train_text_checkpoint`` is the part the weekly retraining reuses: it reads the labelled
-corpora (``retrain.text_data``) and our own English functional cases
-(``retrain.functional_cases``), normalizes every text with ``modgate.textnorm`` (the same
+training corpora (``retrain.corpora``: public data sets whose licence allows training, plus our
+own English functional and harm cases), normalizes every text with ``modgate.textnorm`` (the same
 function serving applies), tokenizes with ``models.text_encoding`` (the same code serving
 runs), fine-tunes an encoder (``retrain.text_model``) with a masked multi-label BCE loss
 (a label a source cannot tell us is masked out, not counted as 0), then fits a
@@ -30,10 +30,11 @@ from sklearn.linear_model import LogisticRegression
 from export.text_net import TextClassifierNet
 from models.text_encoding import TextEncoder
 from modgate.textnorm import normalize_text
+from retrain.corpora.registry import eval_only_corpora
 from retrain.errors import RetrainError
-from retrain.functional_cases import FunctionalCase, functional_cases
 from retrain.text_data import (
     LABELS,
+    TRAIN_SOURCES,
     TextExample,
     TextSplits,
     label_matrix,
@@ -49,18 +50,31 @@ WEIGHTS_FILE = "weights.pt"
 TOKENIZER_FILE = "tokenizer.json"
 TRAIN_FILE = "train.json"
 
+# Training rows per source (after the split). Real posts dominate; templated cases (MHC, ours)
+# are capped so they cannot set the style; positive-only sets (toxic_spans, bengali_hate) are
+# capped lower so "looks like that corpus" cannot stand in for "is toxic".
 DEFAULT_CAPS: dict[str, int] = {
-    "davidson": 7000,
-    "germeval2018": 5000,
-    "mlma_en": 2500,
-    "mlma_fr": 2500,
-    "mlma_ar": 2500,
-    "mhc_ar": 2500,
-    "mhc_nl": 2500,
-    "mhc_fr": 2500,
-    "mhc_de": 2500,
-    "mhc_hi": 2500,
-    "mhc_it": 2500,
+    "davidson": 6000,
+    "germeval2018": 4000,
+    "mlma": 1500,
+    "mhc": 1200,
+    "functional_en": 2500,
+    "harm_en": 3000,
+    "toxic_spans": 3500,
+    "convabuse": 2500,
+    "hatexplain": 6000,
+    "stormfront": 3000,
+    "ethos": 1000,
+    "toxigen_seeds": 1000,
+    "cold_zh": 6000,
+    "told_br": 5000,
+    "korean_hate_speech": 2500,
+    "kmhas": 3500,
+    "apeach": 1500,
+    "bengali_hate": 1000,
+    "jigsaw_es": 1500,
+    "jigsaw_it": 1500,
+    "jigsaw_tr": 1500,
 }
 
 
@@ -70,7 +84,7 @@ class TextTrainConfig:
 
     init: str = "e5"
     layers: str = "0-5"
-    max_pieces: int = 40000
+    max_pieces: int = 60000
     labels: tuple[str, ...] = LABELS
     train_max_tokens: int = 64
     serve_max_tokens: int = 128
@@ -80,7 +94,8 @@ class TextTrainConfig:
     head_lr: float = 2e-3
     weight_decay: float = 0.01
     warmup_share: float = 0.06
-    functional_repeat: int = 2
+    vocab_eval_texts: bool = True
+    freeze_word_embeddings: bool = True
     caps: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPS))
     cap_all: int | None = None
     seed: int = 20261121
@@ -89,41 +104,43 @@ class TextTrainConfig:
 
 @dataclass(frozen=True)
 class TextData:
-    """Normalized train/dev/test examples plus the functional cases split by template."""
+    """The split training corpora and the (capped) rows training actually uses."""
 
     splits: TextSplits
     train: list[TextExample]
-    functional_train: list[FunctionalCase]
-    functional_test: list[FunctionalCase]
 
 
-def functional_as_examples(cases: Sequence[FunctionalCase]) -> list[TextExample]:
-    """Our functional cases in the corpus example shape (source ``functional_en``)."""
-    return [
-        TextExample(
-            text=c.text,
-            labels={"toxicity": c.toxicity, "hate": c.hate},
-            source="functional_en",
-            language="en",
-            functionality=c.functionality,
-            group=f"functional_en:{c.template_id}",
-            row_id=f"functional_en:{i}",
-        )
-        for i, c in enumerate(cases)
-    ]
+def load_training_data(
+    data_dir: Path, config: TextTrainConfig, *, exclude: Sequence[str] = ()
+) -> TextData:
+    """Training corpora split by group, train rows capped per source.
 
-
-def load_training_data(data_dir: Path, config: TextTrainConfig) -> TextData:
-    """Corpora split by group, train capped per source, functional cases split by template."""
+    ``exclude`` drops whole sources or families from training (not from dev/test): the
+    leave-one-source-out runs train without a corpus and test on all of it.
+    """
     splits = split_text_corpora(load_text_corpora(data_dir), seed=config.seed)
     caps: dict[str, int] | int = config.cap_all if config.cap_all is not None else config.caps
-    train = sample_per_source(splits.train, max_per_source=caps, seed=config.seed)
-    cases = functional_cases(seed=config.seed)
-    f_train = [c for c in cases if c.split == "train"]
-    f_test = [c for c in cases if c.split == "test"]
-    if config.cap_all is not None and len(f_train) > config.cap_all:
-        f_train = random.Random(config.seed).sample(f_train, config.cap_all)
-    return TextData(splits=splits, train=train, functional_train=f_train, functional_test=f_test)
+    rows = [ex for ex in splits.train if not _excluded(ex.source, exclude)]
+    train = sample_per_source(rows, max_per_source=caps, seed=config.seed)
+    leaked = {ex.source for ex in train} - set(TRAIN_SOURCES)
+    if leaked:  # the registry cannot produce these; a guard against future edits
+        raise RetrainError(f"sources not licensed for training in the train set: {sorted(leaked)}")
+    return TextData(splits=splits, train=train)
+
+
+def _excluded(source: str, exclude: Sequence[str]) -> bool:
+    return source in exclude or any(source.startswith(f"{name}_") for name in exclude)
+
+
+def vocabulary_texts(data_dir: Path, data: TextData, config: TextTrainConfig) -> list[str]:
+    """Texts the pruned vocabulary must cover: training rows, plus (text only, never labels)
+    the dev/test rows and the eval-only sets, so every language we train or measure keeps
+    its pieces instead of falling apart into single characters."""
+    texts = [ex.text for ex in data.train]
+    if config.vocab_eval_texts:
+        texts += [ex.text for ex in data.splits.dev + data.splits.test]
+        texts += [ex.text for ex in load_text_corpora(data_dir, corpora=eval_only_corpora())]
+    return [normalize_text(text).text for text in texts]
 
 
 def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -215,9 +232,13 @@ def fit(
     neg = ((1 - y) * m).sum(0)
     pos_weight = torch.tensor(np.clip(neg / np.maximum(pos, 1), 0.2, 10.0), dtype=torch.float32)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight, reduction="none")
+    if config.freeze_word_embeddings:
+        # The pretrained multilingual embedding table stays as it is: languages and pieces
+        # training never sees keep their alignment (and a third of the step time is saved).
+        net.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     optimizer = torch.optim.AdamW(
         [
-            {"params": list(net.encoder.parameters()), "lr": config.lr},
+            {"params": [p for p in net.encoder.parameters() if p.requires_grad], "lr": config.lr},
             {"params": list(net.head.parameters()), "lr": config.head_lr},
         ],
         weight_decay=config.weight_decay,
@@ -249,17 +270,22 @@ def fit(
     return steps
 
 
-def train_text_checkpoint(data_dir: Path, out_dir: Path, config: TextTrainConfig) -> dict[str, Any]:
+def train_text_checkpoint(
+    data_dir: Path, out_dir: Path, config: TextTrainConfig, *, exclude: Sequence[str] = ()
+) -> dict[str, Any]:
     """Fine-tune, calibrate on dev, save the checkpoint; returns the ``train.json`` record."""
     started = time.monotonic()
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    data = load_training_data(data_dir, config)
-    train = data.train + functional_as_examples(data.functional_train) * config.functional_repeat
+    data = load_training_data(data_dir, config, exclude=exclude)
+    train = data.train
     train_texts = [normalize_text(ex.text).text for ex in train]
     start: EncoderStart = start_encoder(
-        config.init, train_texts, layers=config.layers, max_pieces=config.max_pieces
+        config.init,
+        vocabulary_texts(data_dir, data, config),
+        layers=config.layers,
+        max_pieces=config.max_pieces,
     )
     encoder = TextEncoder(
         start.tokenizer,
@@ -291,6 +317,7 @@ def train_text_checkpoint(data_dir: Path, out_dir: Path, config: TextTrainConfig
         "special_tokens": {"bos": start.bos, "eos": start.eos, "pad": start.pad},
         "train_rows": len(train),
         "train_rows_by_source": _count_sources(train),
+        "excluded_sources": list(exclude),
         "steps": steps,
         "train_seconds": round(trained_s, 1),
         "calibration": {"scale": scales, "bias": biases},

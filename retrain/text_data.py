@@ -1,140 +1,52 @@
-"""Reading the public text corpora into one labelled list and splitting it by group.
+"""Loading the registered text corpora into one labelled list and splitting it by group.
 
-Davidson, GermEval 2018, MLMA (en/fr/ar) and Multilingual HateCheck (six languages) each label
-abuse their own way; the readers map them onto our two independent sigmoid heads, ``toxicity``
-(offensive, abusive, insulting or profane, hate included) and ``hate`` (an attack on people for
-a protected characteristic). A label a source cannot tell us is ``None`` and is masked out of
-the loss, never guessed as 0. ``LABEL_MAPPING`` states every rule for the model card. Splits are
-group-aware (an MHC template and its translations never straddle splits), stratified per source
-and label combination, and depend only on the seed and the rows, not on the order of loading.
+The readers live in ``retrain.corpora`` (one module per family of data sets, each mapping its
+source's annotation onto our independent heads ``LABELS``); this module loads the ones asked
+for, splits them group-aware (an MHC template and its translations, a template of our own
+cases, never straddle splits), stratified per source and label combination, depending only
+on the seed and the rows, not on the order of loading; and caps training rows per source.
 """
 
 from __future__ import annotations
 
-import csv
-import html
 import logging
-import re
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from retrain.errors import DataError
+from retrain.corpora.base import LABELS, TWEET_PREPARATION, Corpus, TextExample, clean_tweet
+from retrain.corpora.registry import ALL_CORPORA, label_mapping, training_corpora
 
 log = logging.getLogger(__name__)
 
-LABELS: tuple[str, ...] = ("toxicity", "hate")
-TOXICITY, HATE = LABELS
+__all__ = [
+    "LABELS",
+    "SOURCES",
+    "TEXT_PREPARATION",
+    "TRAIN_SOURCES",
+    "TextExample",
+    "TextSplits",
+    "clean_tweet",
+    "label_mapping",
+    "label_matrix",
+    "label_summary",
+    "load_text_corpora",
+    "sample_per_source",
+    "split_text_corpora",
+]
 
-DAVIDSON_PATH = Path("davidson") / "labeled_data.csv"
-GERMEVAL_PATHS = {
-    "train": Path("germeval2018") / "germeval2018.training.txt",
-    "test": Path("germeval2018") / "germeval2018.test.txt",
-}
-MLMA_LANGUAGES = ("en", "fr", "ar")
-MHC_LANGUAGES = {
-    "arabic": "ar",
-    "dutch": "nl",
-    "french": "fr",
-    "german": "de",
-    "hindi": "hi",
-    "italian": "it",
-}
-SOURCES: tuple[str, ...] = (
-    "davidson",
-    "germeval2018",
-    *(f"mlma_{lang}" for lang in MLMA_LANGUAGES),
-    *(f"mhc_{lang}" for lang in MHC_LANGUAGES.values()),
-)
-
-_DAVIDSON_CLASSES = {"0": (1, 1), "1": (1, 0), "2": (0, 0)}
-_GERMEVAL_COARSE = {"OFFENSE": 1, "OTHER": 0}
-_MLMA_HOSTILE = frozenset({"offensive", "disrespectful", "abusive", "hateful", "fearful"})
-_MLMA_PROTECTED = frozenset({"origin", "gender", "sexual_orientation", "religion", "disability"})
-# Toxicity of MHC's non-hateful functionalities (hateful cases are toxic and hateful).
-_MHC_NON_HATEFUL_TOXICITY: dict[str, int | None] = {
-    "profanity_nh": 1,
-    "target_indiv_nh": 1,
-    "target_group_nh": 1,
-    "target_obj_nh": 0,
-    "ident_neutral_nh": 0,
-    "ident_pos_nh": 0,
-    "negate_neg_nh": 0,
-    "counter_quote_nh": None,
-    "counter_ref_nh": None,
-    "slur_reclaimed_nh": None,
-    "slur_homonym_nh": None,
-}
-
-_MLMA_RULES = {
-    TOXICITY: (
-        "sentiment exactly 'normal' -> 0; one or more of offensive / disrespectful / abusive / "
-        "hateful / fearful and no 'normal' -> 1; 'normal' together with a hostile type -> "
-        "unknown (about 1 row in 10: the annotators split between normal and hostile, and "
-        "many such rows read as benign)"
-    ),
-    HATE: (
-        "'hateful' in sentiment, no 'normal', and target one of origin / gender / "
-        "sexual_orientation / religion / disability -> 1; sentiment exactly 'normal' -> 0; "
-        "otherwise unknown: hateful towards target 'other' (individuals, political groups) is "
-        "not protected-characteristic hate, and 'offensive' vs 'hateful' is applied "
-        "inconsistently to the same slurs, so a non-hateful hostile row is no evidence of hate=0"
-    ),
-}
-_MHC_RULES = {
-    TOXICITY: (
-        "label_gold 'hateful' -> 1; non-hateful profanity_nh, target_indiv_nh, target_group_nh "
-        "(profanity, abuse of individuals or non-protected groups) -> 1; counter_quote_nh, "
-        "counter_ref_nh (they quote or restate abuse) and slur_reclaimed_nh / slur_homonym_nh -> "
-        "unknown; every other non-hateful functionality (target_obj_nh, ident_neutral_nh, "
-        "ident_pos_nh, negate_neg_nh) -> 0. spell_* cases are kept, labelled by label_gold"
-    ),
-    HATE: "label_gold 'hateful' -> 1; 'non-hateful' -> 0 (label_gold, not annotator majority)",
-}
-LABEL_MAPPING: Mapping[str, Mapping[str, str]] = {
-    "davidson": {
-        TOXICITY: "class 0 (hate speech) or 1 (offensive language) -> 1; class 2 (neither) -> 0",
-        HATE: "class 0 (hate speech) -> 1; classes 1 and 2 -> 0",
-    },
-    "germeval2018": {
-        TOXICITY: "coarse OFFENSE (ABUSE, INSULT, PROFANITY) -> 1; coarse OTHER -> 0",
-        HATE: "unknown for every row: GermEval has no protected-characteristic label "
-        "(ABUSE is not the same as hate)",
-    },
-    **{f"mlma_{lang}": _MLMA_RULES for lang in MLMA_LANGUAGES},
-    **{f"mhc_{lang}": _MHC_RULES for lang in MHC_LANGUAGES.values()},
-}
+SOURCES: tuple[str, ...] = tuple(name for c in ALL_CORPORA for name in c.sources)
+TRAIN_SOURCES: tuple[str, ...] = tuple(name for c in training_corpora() for name in c.sources)
 TEXT_PREPARATION: Mapping[str, str] = {
-    "tweets": (
-        "clean_tweet: HTML entities unescaped, GermEval |LBR| line breaks as spaces, URLs and "
-        "MLMA's @url placeholder -> 'http', 'RT' retweet markers before a mention dropped, "
-        "@mentions -> '@user', whitespace collapsed"
-    ),
-    "mhc": "test_case verbatim, whitespace collapsed",
+    "tweets and comments": TWEET_PREPARATION,
+    "functional cases": "test_case verbatim, whitespace collapsed",
     "all": "rows with an empty text dropped; exact duplicate (source, text) pairs kept once, "
     "a label the duplicates disagree on becoming unknown",
 }
-
-_URL = re.compile(r"https?://\S*|\bwww\.\S+|@url\b")
-_RETWEET = re.compile(r"\bRT\s+(?=@)")
-_MENTION = re.compile(r"(?<!\w)@\w+")
-
-
-@dataclass(frozen=True, slots=True)
-class TextExample:
-    """One text with its labels (1 / 0 / None = unknown, masked out of the loss)."""
-
-    text: str
-    labels: Mapping[str, int | None]
-    source: str
-    language: str
-    functionality: str
-    group: str
-    row_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,212 +58,32 @@ class TextSplits:
     test: list[TextExample]
 
 
-def clean_tweet(text: str) -> str:
-    """Normalise a tweet for training: entities unescaped, handles and URLs anonymised."""
-    for _ in range(2):  # some tweets are escaped twice ("&amp;#9773;")
-        if "&" in text:
-            text = html.unescape(text)
-    text = text.replace("|LBR|", " ")
-    if "http" in text or "www" in text or "@url" in text:
-        text = _URL.sub("http", text)
-    if "@" in text:
-        text = _MENTION.sub("@user", _RETWEET.sub("", text))
-    return " ".join(text.split())
-
-
-def _example(
-    source: str,
-    language: str,
-    key: str,
-    text: str,
-    labels: tuple[int | None, int | None],
-    *,
-    functionality: str = "",
-    group: str = "",
-) -> TextExample:
-    row_id = f"{source}:{key}"
-    return TextExample(
-        text=text,
-        labels=dict(zip(LABELS, labels, strict=True)),
-        source=source,
-        language=language,
-        functionality=functionality,
-        group=group or row_id,
-        row_id=row_id,
-    )
-
-
-def _merge_labels(duplicates: Sequence[Mapping[str, int | None]]) -> dict[str, int | None]:
-    """Per label: the one known value the duplicates agree on, else None (unknown)."""
-    merged: dict[str, int | None] = {}
-    for name in LABELS:
-        known = {labels.get(name) for labels in duplicates} - {None}
-        merged[name] = known.pop() if len(known) == 1 else None
-    return merged
-
-
-def _finish(examples: Iterator[TextExample], what: str) -> list[TextExample]:
-    """Drop empty texts; keep the first of each (source, text), its duplicates' labels merged."""
-    first: dict[tuple[str, str], TextExample] = {}
-    labels: dict[tuple[str, str], list[Mapping[str, int | None]]] = defaultdict(list)
-    empty = 0
-    for ex in examples:
-        if not ex.text:
-            empty += 1
-            continue
-        first.setdefault((ex.source, ex.text), ex)
-        labels[(ex.source, ex.text)].append(ex.labels)
-    kept, changed = [], 0
-    for key, ex in first.items():
-        merged = _merge_labels(labels[key]) if len(labels[key]) > 1 else ex.labels
-        changed += merged != ex.labels
-        kept.append(ex if merged == ex.labels else replace(ex, labels=merged))
-    duplicates = sum(len(found) for found in labels.values()) - len(kept)
-    log.info(
-        "%s: %d rows; dropped %d empty and %d duplicate texts (merging changed %d rows' labels)",
-        *(what, len(kept), empty, duplicates, changed),
-    )
-    return kept
-
-
-def _read_csv(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (row number, row) of a CSV file with a header, checking the needed columns."""
-    if not path.is_file():
-        raise DataError(f"{path}: not found")
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = set(columns) - set(reader.fieldnames or ())
-        if missing:
-            raise DataError(f"{path}: missing columns {sorted(missing)}")
-        yield from enumerate(reader, start=1)
-
-
-def _bad_value(path: Path, number: int, column: str, value: str) -> DataError:
-    return DataError(f"{path}: row {number}: unexpected {column} {value!r}")
-
-
-def load_davidson(data_dir: Path) -> list[TextExample]:
-    """Davidson et al. (2017) English tweets: hate speech / offensive / neither."""
-    path = data_dir / DAVIDSON_PATH
-
-    def rows() -> Iterator[TextExample]:
-        for number, row in _read_csv(path, ("", "class", "tweet")):
-            labels = _DAVIDSON_CLASSES.get(row["class"])
-            if labels is None:
-                raise _bad_value(path, number, "class", row["class"])
-            yield _example("davidson", "en", row[""], clean_tweet(row["tweet"]), labels)
-
-    return _finish(rows(), "davidson")
-
-
-def load_germeval(data_dir: Path) -> list[TextExample]:
-    """GermEval 2018 German tweets, training and test files: ``text<TAB>coarse<TAB>fine``."""
-
-    def rows() -> Iterator[TextExample]:
-        for part, relative in GERMEVAL_PATHS.items():
-            path = data_dir / relative
-            if not path.is_file():
-                raise DataError(f"{path}: not found")
-            with path.open(encoding="utf-8", errors="replace", newline="\n") as lines:
-                for number, raw in enumerate(lines, start=1):
-                    fields = raw.rstrip("\r\n").rsplit("\t", 2)
-                    if fields == [""]:
-                        continue
-                    if len(fields) != 3 or fields[1] not in _GERMEVAL_COARSE:
-                        raise _bad_value(path, number, "line", raw[:60])
-                    labels = (_GERMEVAL_COARSE[fields[1]], None)
-                    text = clean_tweet(fields[0])
-                    yield _example("germeval2018", "de", f"{part}:{number}", text, labels)
-
-    return _finish(rows(), "germeval2018")
-
-
-def _mlma_labels(sentiment: str, target: str) -> tuple[int | None, int | None] | None:
-    """(toxicity, hate) for one MLMA row, or None if the sentiment has an unknown type."""
-    types = set(sentiment.split("_"))
-    if not types <= _MLMA_HOSTILE | {"normal"}:
-        return None
-    if types == {"normal"}:
-        return 0, 0
-    if "normal" in types:
-        return None, None
-    return 1, (1 if "hateful" in types and target in _MLMA_PROTECTED else None)
-
-
-def load_mlma(data_dir: Path) -> list[TextExample]:
-    """MLMA (Ousidhoum et al. 2019) tweets in English, French and Arabic."""
-
-    def rows(lang: str) -> Iterator[TextExample]:
-        path = data_dir / "mlma" / f"{lang}_dataset.csv"
-        for number, row in _read_csv(path, ("HITId", "tweet", "sentiment", "target")):
-            labels = _mlma_labels(row["sentiment"], row["target"])
-            if labels is None:
-                raise _bad_value(path, number, "sentiment", row["sentiment"])
-            source = f"mlma_{lang}"
-            yield _example(source, lang, row["HITId"], clean_tweet(row["tweet"]), labels)
-
-    return [ex for lang in MLMA_LANGUAGES for ex in _finish(rows(lang), f"mlma_{lang}")]
-
-
-def load_mhc(data_dir: Path) -> list[TextExample]:
-    """Multilingual HateCheck functional test cases in six languages.
-
-    The group is ``mhc:<templ_id>``: template ids are shared across the six languages (a
-    template and its translations), so one template's cases in every language land in the
-    same split; a translation seen in training would otherwise leak into a multilingual test.
-    """
-    columns = ("mhc_case_id", "functionality", "test_case", "label_gold", "templ_id")
-
-    def rows(name: str, lang: str) -> Iterator[TextExample]:
-        path = data_dir / "mhc" / f"hatecheck_cases_final_{name}.csv"
-        for number, row in _read_csv(path, columns):
-            functionality, gold = row["functionality"], row["label_gold"]
-            if gold == "hateful":
-                labels: tuple[int | None, int | None] = (1, 1)
-            elif gold == "non-hateful" and functionality in _MHC_NON_HATEFUL_TOXICITY:
-                labels = (_MHC_NON_HATEFUL_TOXICITY[functionality], 0)
-            else:
-                raise _bad_value(
-                    path, number, "label_gold/functionality", f"{gold}/{functionality}"
-                )
-            text = " ".join(row["test_case"].split())
-            group = f"mhc:{row['templ_id']}"
-            source = f"mhc_{lang}"
-            key = row["mhc_case_id"]
-            yield _example(
-                source, lang, key, text, labels, functionality=functionality, group=group
-            )
-
-    return [
-        ex
-        for name, lang in MHC_LANGUAGES.items()
-        for ex in _finish(rows(name, lang), f"mhc_{lang}")
-    ]
-
-
-_LOADERS: dict[str, Callable[[Path], list[TextExample]]] = {
-    "davidson": load_davidson,
-    "germeval2018": load_germeval,
-    "mlma": load_mlma,
-    "mhc": load_mhc,
-}
-
-
 def _family(source: str) -> str:
-    return source.split("_", 1)[0]
+    for corpus in ALL_CORPORA:
+        if source in corpus.sources:
+            return corpus.family
+    return source
 
 
-def load_text_corpora(data_dir: Path, *, sources: Sequence[str] | None = None) -> list[TextExample]:
-    """Every text corpus under ``data_dir``, or only ``sources`` (names in SOURCES or families
-    davidson / germeval2018 / mlma / mhc)."""
-    wanted = set(SOURCES if sources is None else sources)
-    unknown = wanted - set(SOURCES) - set(_LOADERS)
+def load_text_corpora(
+    data_dir: Path,
+    *,
+    sources: Sequence[str] | None = None,
+    corpora: Sequence[Corpus] | None = None,
+) -> list[TextExample]:
+    """The corpora under ``data_dir``: the training corpora by default, or those of
+    ``corpora``, narrowed to ``sources`` (source names or corpus families) when given."""
+    chosen = tuple(training_corpora() if corpora is None else corpora)
+    known = {name for c in chosen for name in c.sources} | {c.family for c in chosen}
+    wanted = set(known if sources is None else sources)
+    unknown = wanted - known
     if unknown:
-        raise ValueError(f"unknown text sources {sorted(unknown)}; known: {SOURCES}")
+        raise ValueError(f"unknown text sources {sorted(unknown)}; known: {sorted(known)}")
     examples: list[TextExample] = []
-    for family, loader in _LOADERS.items():
-        if family in wanted or any(_family(name) == family for name in wanted):
-            examples += [ex for ex in loader(data_dir) if ex.source in wanted or family in wanted]
+    for corpus in chosen:
+        if corpus.family in wanted or wanted & set(corpus.sources):
+            rows = corpus.load(data_dir)
+            examples += [ex for ex in rows if ex.source in wanted or corpus.family in wanted]
     log.info("loaded %d text examples from %s", len(examples), data_dir)
     return examples
 

@@ -9,8 +9,14 @@ and reports, on test splits that training and calibration never saw:
   removals that are false positives and the share of true positives removed;
 * false positives on identity mentions: for every non-hateful functionality of the held-out
   MHC and functional cases, the share scored above the DEFER and REMOVE thresholds;
+* severe misses: for the severe heads (threat, self_harm, hate), the share of positives
+  scored under the DEFER line — content that would be published without review;
 * evasion: for toxic held-out texts the model catches (score ≥ DEFER) in clean form, the
   share still caught in each evasion variant (``retrain.evasion``, an independent adversary).
+
+``evaluate_text`` runs all of it on the test split; ``cross_domain`` runs the per-source and
+per-language part on sets the model never trained on (the ``eval_only`` corpora), and
+``dev_policy`` derives REMOVE / DEFER lines from the dev split (never the test split).
 """
 
 from __future__ import annotations
@@ -144,6 +150,107 @@ def evasion_report(
     }
 
 
+SEVERE = ("threat", "self_harm", "hate")
+
+
+def functional_flags(
+    examples: Sequence[TextExample], probs: np.ndarray, labels: Sequence[str], th: Thresholds
+) -> dict[str, Any]:
+    """Per functionality of the templated sets: the share of cases flagged (any head at or
+    above its DEFER line: the post is reviewed or removed) and removed (any head at or above
+    REMOVE). Harmful functionalities (``*_h``) should be flagged, look-alikes allowed."""
+    defer_at = np.array([th.defer[label] for label in labels])
+    remove_at = np.array([th.remove[label] for label in labels])
+    flagged = (probs >= defer_at).any(axis=1)
+    removed = (probs >= remove_at).any(axis=1)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        if ex.functionality:
+            groups[f"{ex.source}:{ex.functionality}"].append(i)
+    return {
+        key: {
+            "n": len(idx),
+            "harmful": key.endswith("_h"),
+            "flagged": round(float(flagged[idx].mean()), 4),
+            "removed": round(float(removed[idx].mean()), 4),
+        }
+        for key, idx in sorted(groups.items())
+    }
+
+
+def severe_misses(
+    examples: Sequence[TextExample], probs: np.ndarray, labels: Sequence[str], th: Thresholds
+) -> dict[str, Any]:
+    """Per severe label and source: positives scored under DEFER (missed, no review)."""
+    out: dict[str, Any] = {}
+    for label in SEVERE:
+        if label not in labels:
+            continue
+        j = labels.index(label)
+        groups: dict[str, list[float]] = defaultdict(list)
+        for i, ex in enumerate(examples):
+            if ex.labels.get(label) == 1:
+                groups[ex.source].append(float(probs[i, j]))
+        rows = {
+            source: {
+                "positives": len(p),
+                "missed_share": round(float((np.array(p) < th.defer[label]).mean()), 4),
+            }
+            for source, p in sorted(groups.items())
+        }
+        every = [v for p in groups.values() for v in p]
+        if every:
+            rows["all"] = {
+                "positives": len(every),
+                "missed_share": round(float((np.array(every) < th.defer[label]).mean()), 4),
+            }
+        out[label] = rows
+    return out
+
+
+def post_removals(
+    examples: Sequence[TextExample], probs: np.ndarray, labels: Sequence[str], th: Thresholds
+) -> dict[str, Any]:
+    """Posts removed by any head (score ≥ its REMOVE line), judged against ``toxicity``:
+    the false-positive share among removals and the share of toxic posts removed, per source
+    and language — what a platform sees, whichever head fired."""
+    remove_at = np.array([th.remove[label] for label in labels])
+    removed: np.ndarray = np.asarray((probs >= remove_at).any(axis=1))
+    gold = np.array([_as_gold(ex.labels.get("toxicity")) for ex in examples])
+
+    def summary(idx: np.ndarray) -> dict[str, Any]:
+        known = idx[~np.isnan(gold[idx])]
+        r, y = removed[known], gold[known]
+        return {
+            "n": len(known),
+            "removed": int(r.sum()),
+            "fp_share": round(float((y[r] == 0).mean()), 4) if r.any() else None,
+            "recall": round(float(r[y == 1].mean()), 4) if (y == 1).any() else None,
+        }
+
+    everything = np.arange(len(examples))
+    return {
+        "all": summary(everything),
+        "by_source": _grouped_summary(examples, lambda ex: ex.source, summary),
+        "by_language": _grouped_summary(examples, lambda ex: ex.language, summary),
+    }
+
+
+def _as_gold(value: int | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _grouped_summary(
+    examples: Sequence[TextExample],
+    key: Callable[[TextExample], str],
+    summary: Callable[[np.ndarray], dict[str, Any]],
+) -> dict[str, Any]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        groups[key(ex)].append(i)
+    return {k: summary(np.array(idx)) for k, idx in sorted(groups.items())}
+
+
 def evaluate_text(
     score: Scorer,
     test: Sequence[TextExample],
@@ -157,13 +264,68 @@ def evaluate_text(
     probs = score([ex.text for ex in test])
     tox = labels.index("toxicity") if "toxicity" in labels else 0
     return {
-        "overall": group_metrics(test, probs, labels, th),
-        "by_source": by_key(test, probs, lambda ex: ex.source, labels, th),
-        "by_language": by_key(test, probs, lambda ex: ex.language, labels, th),
+        **cross_domain(test, probs, labels, th),
         "identity_false_positives": identity_false_positives(test, probs, labels, th),
+        "functional_flags": functional_flags(test, probs, labels, th),
         "evasion": evasion_report(evasion_texts, score, tox, th.defer[labels[tox]], seed=seed),
         "thresholds": {"defer": dict(th.defer), "remove": dict(th.remove)},
     }
+
+
+def cross_domain(
+    examples: Sequence[TextExample], probs: np.ndarray, labels: Sequence[str], th: Thresholds
+) -> dict[str, Any]:
+    """Per-label metrics overall, per source and per language; post-level removals; severe
+    misses — for a test split or for whole sets the model never trained on."""
+    return {
+        "overall": group_metrics(examples, probs, labels, th),
+        "by_source": by_key(examples, probs, lambda ex: ex.source, labels, th),
+        "by_language": by_key(examples, probs, lambda ex: ex.language, labels, th),
+        "post_removals": post_removals(examples, probs, labels, th),
+        "severe_misses": severe_misses(examples, probs, labels, th),
+    }
+
+
+def dev_policy(
+    dev: Sequence[TextExample],
+    probs: np.ndarray,
+    labels: Sequence[str],
+    *,
+    max_fp_share: float = 0.01,
+    severe_recall: float = 0.95,
+    min_language_negatives: int = 100,
+) -> dict[str, Any]:
+    """Lines derived from the dev split, per label: the lowest REMOVE threshold whose dev
+    removals are at most ``max_fp_share`` false positives (globally and per language with
+    enough known negatives), and the DEFER line that keeps ``severe_recall`` of a severe
+    label's positives (others: the balanced point 0.5), with the dev DEFER share of clean
+    posts it costs. A suggestion for the policy file, reviewed by a person, never applied
+    automatically."""
+    out: dict[str, Any] = {}
+    for j, label in enumerate(labels):
+        known = [i for i, ex in enumerate(dev) if ex.labels.get(label) is not None]
+        y = np.array([dev[i].labels[label] for i in known], dtype=np.int64)
+        p = probs[known, j]
+        if not len(y) or y.min() == y.max():
+            out[label] = {"known": len(y), "remove": None, "defer": None}
+            continue
+        defer = 0.5
+        if label in SEVERE:
+            defer = float(np.quantile(p[y == 1], 1 - severe_recall))
+        per_language: dict[str, float | None] = {}
+        for lang in sorted({dev[i].language for i in known}):
+            idx = np.array([k for k, i in enumerate(known) if dev[i].language == lang])
+            if (y[idx] == 0).sum() >= min_language_negatives and (y[idx] == 1).any():
+                per_language[lang] = removal_threshold(y[idx], p[idx], max_fp_share=max_fp_share)
+        out[label] = {
+            "known": len(y),
+            "positives": int(y.sum()),
+            "remove": removal_threshold(y, p, max_fp_share=max_fp_share),
+            "remove_by_language": per_language,
+            "defer": round(defer, 4),
+            "clean_defer_share": round(float((p[y == 0] >= defer).mean()), 4),
+        }
+    return out
 
 
 def removal_threshold(y: np.ndarray, p: np.ndarray, *, max_fp_share: float = 0.01) -> float | None:

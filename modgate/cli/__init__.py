@@ -210,15 +210,24 @@ def train_text(
     cap: Annotated[
         int | None, typer.Option(help="Cap every source at N train rows (tiny runs, CI).")
     ] = None,
-    max_pieces: Annotated[int, typer.Option(help="Vocabulary size after pruning (e5).")] = 40000,
+    max_pieces: Annotated[int, typer.Option(help="Vocabulary size after pruning (e5).")] = 60000,
     seed: Annotated[int | None, typer.Option(help="Random seed (MODGATE_SEED).")] = None,
     evaluate: Annotated[bool, typer.Option(help="Run the held-out evaluation.")] = True,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave a source or corpus family out of training (repeatable)."),
+    ] = None,
 ) -> None:
-    """Fine-tune the text classifier, export ONNX (fp32 + int8), check parity, write the card."""
+    """Fine-tune the text classifier, export ONNX (fp32 + int8), check parity, write the card.
+
+    With --exclude, the run trains without those corpora and still tests on all of them
+    (leave-one-source-out)."""
+    from modgate.logging import setup_logging
     from modgate.settings import DEFAULT_POLICY, TrainSettings
     from retrain.text import TextTrainConfig, train_text_checkpoint
     from retrain.text_artifact import build_text_artifact
 
+    setup_logging("INFO", json_lines=False)  # progress: data, steps with loss, evaluation
     settings = TrainSettings()
     config = TextTrainConfig(
         init=init,
@@ -229,7 +238,7 @@ def train_text(
         seed=settings.seed if seed is None else seed,
     )
     data = data_dir or settings.data_dir
-    train_text_checkpoint(data, checkpoint, config)
+    train_text_checkpoint(data, checkpoint, config, exclude=tuple(exclude or ()))
     metrics = build_text_artifact(
         checkpoint,
         out or settings.artifacts_dir / "text",
@@ -249,9 +258,11 @@ def export_text(
     evaluate: Annotated[bool, typer.Option(help="Run the held-out evaluation.")] = True,
 ) -> None:
     """Export a trained text checkpoint to ONNX (dynamic batch/sequence) + int8, with parity."""
+    from modgate.logging import setup_logging
     from modgate.settings import DEFAULT_POLICY, TrainSettings
     from retrain.text_artifact import build_text_artifact
 
+    setup_logging("INFO", json_lines=False)
     settings = TrainSettings()
     metrics = build_text_artifact(
         checkpoint,

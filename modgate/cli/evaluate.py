@@ -86,8 +86,11 @@ def eval_command(
     policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
     region: Annotated[str, typer.Option(help="Request region every row is decided under.")] = "",
     batch_size: Annotated[
-        int, typer.Option(min=1, help="Rows per model run; 1 = what serving sees (int8 model).")
-    ] = 1,
+        int,
+        typer.Option(
+            min=1, help="Rows per model run (speed only: the int8 model is batch-invariant)."
+        ),
+    ] = 32,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
     delimiter: Annotated[
         str | None, typer.Option(help="CSV delimiter (default: tab for .tsv, else comma).")

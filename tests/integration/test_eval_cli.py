@@ -102,7 +102,7 @@ def test_eval_writes_a_report_with_clear_numbers(labelled_csv: Path, tmp_path: P
     report = json.loads(json_path.read_text(encoding="utf-8"))
 
     assert report["meta"]["rows"] == len(ROWS)
-    assert report["meta"]["batch_size"] == 1
+    assert report["meta"]["batch_size"] == 32
     assert report["meta"]["language_source"] == "detected"
     overall = report["overall"]
     assert overall["labels"]["toxicity"]["n"] == len(ROWS)

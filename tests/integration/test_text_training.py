@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from modgate.settings import DEFAULT_POLICY, OnnxSettings, TrainSettings
+from retrain.corpora.base import LABELS
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.slow
@@ -39,7 +40,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[P
     from retrain.text_artifact import build_text_artifact
 
     root = tmp_path_factory.mktemp("text")
-    config = TextTrainConfig(cap_all=25, layers="0-1", max_pieces=6000, seed=SEED)
+    config = TextTrainConfig(
+        cap_all=25, layers="0-1", max_pieces=6000, seed=SEED, vocab_eval_texts=False
+    )
     train_text_checkpoint(data_dir, root / "ckpt", config)
     metrics = build_text_artifact(
         root / "ckpt", root / "art", data_dir=data_dir, policy_path=DEFAULT_POLICY, evaluate=False
@@ -96,13 +99,14 @@ def test_tiny_training_exports_onnx_within_parity_and_serves(
         assert (art / name).is_file(), name
     metadata = json.loads((art / "metadata.json").read_text())
     assert metadata["kind"] == "text"
-    assert metadata["categories"] == ["toxicity", "hate"]
+    assert metadata["categories"] == list(LABELS)
+    assert "batch-invariant" in metadata["quantization"]
     model = TextModel.load(art / "model.onnx", name="text", onnx=OnnxSettings())
     try:
         probs = model.score([*PROBES, "x" * 5000])
     finally:
         model.session.close()
-    assert probs.shape == (5, 2)
+    assert probs.shape == (5, len(LABELS))
     assert np.isfinite(probs).all()
     assert (probs >= 0).all()
     assert (probs <= 1).all()
@@ -116,4 +120,30 @@ def test_onnx_has_dynamic_batch_and_sequence_axes(trained: tuple[Path, Path, dic
     for shape in ((1, 5), (3, 17), (2, 128)):
         ids = np.full(shape, 5, dtype=np.int64)
         out = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0]
-        assert out.shape == (shape[0], 2)
+        assert out.shape == (shape[0], len(LABELS))
+
+
+def test_tiny_training_draws_rows_from_every_training_corpus_and_none_eval_only(
+    trained: tuple[Path, Path, dict],
+) -> None:
+    from retrain.text_data import TRAIN_SOURCES
+
+    checkpoint, _, _ = trained
+    record = json.loads((checkpoint / "train.json").read_text())
+    used = set(record["train_rows_by_source"])
+    assert used == set(TRAIN_SOURCES)
+    assert not any(source.startswith("eval_") for source in used)
+
+
+def test_int8_scores_do_not_depend_on_batch_mates(trained: tuple[Path, Path, dict]) -> None:
+    from models.text import TextModel
+
+    _, art, _ = trained
+    texts = [*PROBES, "x " * 300, "kurz", "a much longer sentence about nothing in particular"]
+    model = TextModel.load(art / "model.onnx", name="text", onnx=OnnxSettings())
+    try:
+        alone = np.vstack([model.score([t]) for t in texts])
+        together = model.score(texts, batch_size=len(texts))
+    finally:
+        model.session.close()
+    assert np.abs(alone - together).max() <= 1e-5

@@ -1,0 +1,194 @@
+"""Leave-one-source-out and capacity runs for the text model: how it does on a corpus it never saw.
+
+``python -m bench.text_loso [--hold-out davidson --hold-out cold ...] [--scale 0.25]``
+
+A test split drawn from the training distribution flatters a model (the same platform, era,
+annotators and label habits). Here each run trains the shipped recipe — same corpora caps
+scaled by ``--scale``, same seed, fewer steps — once with every training corpus (the
+reference) and once without each ``--hold-out`` corpus family, then scores that family's
+test split in PyTorch:
+
+* ``in-domain`` — the reference model, which trained on the family's train split;
+* ``held out`` — the model that never saw a row of the family.
+
+The gap is what a new platform's posts cost. ``--layers 0-11`` (or ``--capacity``) adds the
+same comparison for the 12-layer encoder at the same budget. Results (ROC-AUC per label, the
+budget, the machine) go to ``bench/results/text-loso.{json,md}``. Thresholds and calibration
+do not enter: ROC-AUC is computed on raw logits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.report import write_results
+from bench.text_latency import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_HOLD_OUT = ("davidson", "hatexplain", "convabuse", "cold", "told_br")
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(y, p)), 4) if 0 < y.sum() < len(y) else None
+
+
+def _scores(checkpoint: Path, test: list[Any]) -> dict[str, dict[str, Any]]:
+    """ROC-AUC per source and label of ``test`` under the checkpoint's network."""
+    from models.text_encoding import TextEncoder
+    from modgate.textnorm import normalize_text
+    from retrain.text import encode_texts, load_checkpoint, predict_logits
+
+    net, record = load_checkpoint(checkpoint)
+    special = record["special_tokens"]
+    encoder = TextEncoder.from_file(
+        checkpoint / "tokenizer.json",
+        bos=special["bos"],
+        eos=special["eos"],
+        pad=special["pad"],
+        max_tokens=record["config"]["serve_max_tokens"],
+    )
+    rows = encode_texts(encoder, [normalize_text(ex.text).text for ex in test])
+    logits = predict_logits(net, encoder, rows)
+    labels = record["config"]["labels"]
+    out: dict[str, dict[str, Any]] = {}
+    for source in sorted({ex.source for ex in test}):
+        idx = [i for i, ex in enumerate(test) if ex.source == source]
+        per: dict[str, Any] = {"n": len(idx)}
+        for j, label in enumerate(labels):
+            known = [i for i in idx if test[i].labels.get(label) is not None]
+            y = np.array([test[i].labels[label] for i in known])
+            if known:
+                per[label] = _auc(y, logits[known, j])
+        out[source] = per
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from modgate.settings import TrainSettings
+    from retrain.corpora.registry import training_corpora
+    from retrain.text import (
+        DEFAULT_CAPS,
+        TextTrainConfig,
+        load_training_data,
+        train_text_checkpoint,
+    )
+
+    data_dir = TrainSettings().data_dir
+    caps = {k: max(50, int(v * args.scale)) for k, v in DEFAULT_CAPS.items()}
+    base = TextTrainConfig(caps=caps, epochs=args.epochs, seed=args.seed)
+    families = {c.family: tuple(c.sources) for c in training_corpora()}
+    unknown = set(args.hold_out) - set(families)
+    if unknown:
+        raise SystemExit(f"unknown corpus families {sorted(unknown)}; known: {sorted(families)}")
+    test = load_training_data(data_dir, base).splits.test
+    wanted = {s for family in args.hold_out for s in families[family]}
+    test = [ex for ex in test if ex.source in wanted]
+    runs: dict[str, Any] = {}
+    plan: list[tuple[str, TextTrainConfig, tuple[str, ...]]] = [("reference", base, ())]
+    plan += [(f"without {family}", base, (family,)) for family in args.hold_out]
+    if args.capacity:
+        plan.append(("reference, 12 layers", replace(base, layers="0-11"), ()))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, config, exclude in plan:
+            checkpoint = Path(tmp) / name.replace(" ", "_").replace(",", "")
+            record = train_text_checkpoint(data_dir, checkpoint, config, exclude=exclude)
+            runs[name] = {
+                "excluded": list(exclude),
+                "layers": config.layers,
+                "train_rows": record["train_rows"],
+                "steps": record["steps"],
+                "train_seconds": record["train_seconds"],
+                "auc": _scores(checkpoint, test),
+            }
+            print(json.dumps({name: runs[name]["auc"]}), flush=True)
+    return {
+        "machine": machine(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "budget": {"scale": args.scale, "epochs": args.epochs, "caps": caps, "seed": args.seed},
+        "hold_out": {family: list(families[family]) for family in args.hold_out},
+        "runs": runs,
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    runs = result["runs"]
+    ref = runs["reference"]["auc"]
+    steps = ", ".join(f"{name} {run['steps']}" for name, run in runs.items())
+    lines = [
+        "# Text model: leave one source out (test splits, ROC-AUC on raw logits)",
+        "",
+        f"- Machine: {result['machine']}; date {result['date']}",
+        f"- Budget per run: caps x {result['budget']['scale']}, "
+        f"{result['budget']['epochs']} epoch(s), seed {result['budget']['seed']} "
+        f"(steps: {steps})",
+        "",
+        "| held-out corpus | source | label | n known | in-domain (reference) | never seen "
+        "(without it) | change |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for family, sources in result["hold_out"].items():
+        loso = runs[f"without {family}"]["auc"]
+        for source in sources:
+            for label, value in ref.get(source, {}).items():
+                if label == "n" or value is None:
+                    continue
+                held = loso.get(source, {}).get(label)
+                delta = f"{held - value:+.3f}" if held is not None else "—"
+                lines.append(
+                    f"| {family} | {source} | {label} | {ref[source]['n']} | {value:.3f} | "
+                    f"{'—' if held is None else f'{held:.3f}'} | {delta} |"
+                )
+    if "reference, 12 layers" in runs:
+        big = runs["reference, 12 layers"]
+        lines += [
+            "",
+            "Capacity at the same budget (6 vs 12 layers of e5, same rows and steps):",
+            "",
+            "| source | label | 6 layers | 12 layers |",
+            "|---|---|---|---|",
+        ]
+        for source, per in ref.items():
+            for label, value in per.items():
+                other = big["auc"].get(source, {}).get(label)
+                if label != "n" and value is not None and other is not None:
+                    lines.append(f"| {source} | {label} | {value:.3f} | {other:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--hold-out", action="append", default=None)
+    parser.add_argument("--scale", type=float, default=0.25)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=20261121)
+    parser.add_argument("--capacity", action="store_true", help="add a 12-layer reference run")
+    parser.add_argument("--label", default="loso")
+    args = parser.parse_args()
+    args.hold_out = tuple(args.hold_out or DEFAULT_HOLD_OUT)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    result = run(args)
+    md = render(result)
+    write_results(RESULTS, f"text-{args.label}", result, md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
