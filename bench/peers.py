@@ -374,7 +374,7 @@ def render(result: dict[str, Any]) -> str:
 NOTES = [
     "modgate int8 / fp32: `TextModel` (modgate normalization, Rust tokenizer, head+tail "
     "truncation to 128 tokens, ONNX Runtime, 2 intra-op threads), scored one post per call as "
-    "serving does (int8 dynamic quantization makes a score depend on its batch).",
+    "serving does (the int8 model is batch-invariant, so this is for like-for-like latency).",
     "PyTorch (transformers): the same trained weights from `build/text-checkpoint` in eager "
     "PyTorch behind a `PreTrainedTokenizerFast` (plain head truncation, no modgate "
     "normalization), exactly as `bench.text_latency` builds it; quality scored in batches of "

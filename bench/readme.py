@@ -152,8 +152,9 @@ def quality(results: Path) -> str:
         return "No quality results yet: run `make bench-cpu`.\n"
     meta, overall = q["meta"], q["overall"]
     lines = [
-        f"`modgate eval` on the text model's held-out test split ({meta['rows']:,} rows, 7 "
-        f"languages, never used for training or thresholds), model `{meta['model_version']}`, "
+        f"`modgate eval` on the text model's held-out test split ({meta['rows']:,} rows, "
+        f"{len(q['by_language'])} languages, never used for training or thresholds), model "
+        f"`{meta['model_version']}`, "
         f"policy `{meta['policy_version']}`, one post per call as served; {meta['date'][:10]}. "
         f"Full report: [`bench/results/{QUALITY_STEM}.md`](bench/results/{QUALITY_STEM}.md).",
         "",

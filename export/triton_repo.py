@@ -172,7 +172,7 @@ def _text_spec(name: str, artifact_dir: Path, meta: _Meta, device: TritonDevice)
         notes.append("serves model.fp32.onnx; on CPU-only hosts --device cpu serves the int8 one")
     elif device is TritonDevice.GPU:
         notes.append(
-            "no model.fp32.onnx, so the GPU serves the int8 dynamic-quantized model.onnx, a CPU "
+            "no model.fp32.onnx, so the GPU serves the int8 model.onnx, a CPU "
             "optimisation (CUDA and TensorRT want float weights); re-export the text model"
         )
     if not weights.is_file():

@@ -1,10 +1,11 @@
 """Letters written with emoji, folded back to letters: one step of ``modgate.textnorm``.
 
 NFKC already folds circled (ⓐ) and squared (🄰) letters, but not the emoji-styled ones people
-use to spell a slur past a filter: negative circled 🅐, negative squared 🅰 and runs of
-regional indicators 🇰🇮🇱🇱 (a pair is a flag, and stays one), all as lower-case letters since emoji letters have no case. An emoji pressed *inside* a word
-(``f🍆ggot``, ``b🤬tch``) is dropped so the letters around it meet again; emoji between words
-are left alone. Pure standard library; every table is built at import.
+use to spell a slur past a filter: negative circled 🅐, negative squared 🅰 and runs of three
+or more regional indicators 🇰🇮🇱🇱 (a pair is a flag, and stays one). They become lower-case
+letters (emoji letters have no case). An emoji pressed *inside* a word (``f🍆ggot``,
+``b🤬tch``) is dropped so the letters around it meet again; emoji between words are left
+alone. Pure standard library; every table is built at import.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ _STYLED = re.compile("[\U0001f150-\U0001f169\U0001f170-\U0001f189]")
 # An emoji (pictographs, symbols, emoticons, dingbats), with any variation selector or skin
 # tone after it, between two letters of one word.
 _EMOJI = (
-    "[\U0001f300-\U0001faff\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff]"
-    "[\ufe0f\U0001f3fb-\U0001f3ff]*"
+    "[\U0001f300-\U0001faff\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff][\ufe0f\U0001f3fb-\U0001f3ff]*"
 )
 _INSIDE_WORD = re.compile(rf"(?<=[^\W\d_]){_EMOJI}(?=[^\W\d_])")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +39,39 @@ Scorer = Callable[[Sequence[str]], np.ndarray]
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """DEFER / REMOVE thresholds per label, read from the policy file (global defaults)."""
+    """DEFER / REMOVE thresholds per label from the policy file: the global lines, and the
+    REMOVE lines the policy's ``languages`` section overrides (a post-level removal uses its
+    language's line)."""
 
     defer: Mapping[str, float]
     remove: Mapping[str, float]
+    remove_by_language: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def remove_row(self, labels: Sequence[str], language: str) -> np.ndarray:
+        """REMOVE lines of ``labels`` for a post in ``language`` (1.01: never removes)."""
+        lang = self.remove_by_language.get(language, {})
+        return np.array([lang.get(label, self.remove[label]) for label in labels])
+
+
+def _line(value: object) -> float:
+    return 1.01 if value is None else float(value)  # type: ignore[arg-type]
 
 
 def policy_thresholds(policy_path: Path, labels: Sequence[str]) -> Thresholds:
-    """Global thresholds of ``labels`` in a policy YAML (a label absent there gets 0.5 / 0.95)."""
+    """Thresholds of ``labels`` in a policy YAML (a label absent there gets 0.5 / never)."""
     doc = yaml.safe_load(policy_path.read_text(encoding="utf-8"))
     cats = doc.get("categories", {})
     defer = {c: float(cats.get(c, {}).get("defer_above", 0.5)) for c in labels}
-    remove = {c: float(cats.get(c, {}).get("remove_above") or 1.01) for c in labels}
-    return Thresholds(defer=defer, remove=remove)
+    remove = {c: _line(cats.get(c, {}).get("remove_above")) for c in labels}
+    by_language = {
+        lang: {
+            c: _line(o["remove_above"])
+            for c, o in (override.get("categories") or {}).items()
+            if c in labels and "remove_above" in o
+        }
+        for lang, override in (doc.get("languages") or {}).items()
+    }
+    return Thresholds(defer=defer, remove=remove, remove_by_language=by_language)
 
 
 def label_metrics(y: np.ndarray, p: np.ndarray, remove_at: float | np.ndarray) -> dict[str, Any]:
@@ -82,7 +102,8 @@ def group_metrics(
         if not known:
             continue
         y = np.array([examples[i].labels[label] for i in known], dtype=np.int64)
-        metrics = label_metrics(y, probs[known, j], th.remove[label])
+        lines = np.array([th.remove_row([label], examples[i].language)[0] for i in known])
+        metrics = label_metrics(y, probs[known, j], lines)
         result[label] = metrics
         f1s.append(metrics["f1_at_0.5"])
     if f1s:
@@ -122,7 +143,12 @@ def identity_false_positives(
             p = probs[idx, j]
             row[label] = {
                 "above_defer": round(float((p >= th.defer[label]).mean()), 4),
-                "above_remove": round(float((p >= th.remove[label]).mean()), 4),
+                "above_remove": round(
+                    float(
+                        (p >= [th.remove_row([label], examples[i].language)[0] for i in idx]).mean()
+                    ),
+                    4,
+                ),
             }
         out[key] = row
     return out
@@ -160,9 +186,9 @@ def functional_flags(
     above its DEFER line: the post is reviewed or removed) and removed (any head at or above
     REMOVE). Harmful functionalities (``*_h``) should be flagged, look-alikes allowed."""
     defer_at = np.array([th.defer[label] for label in labels])
-    remove_at = np.array([th.remove[label] for label in labels])
-    flagged = (probs >= defer_at).any(axis=1)
-    removed = (probs >= remove_at).any(axis=1)
+    remove_at = np.vstack([th.remove_row(labels, ex.language) for ex in examples])
+    flagged: np.ndarray = np.asarray((probs >= defer_at).any(axis=1))
+    removed: np.ndarray = np.asarray((probs >= remove_at).any(axis=1))
     groups: dict[str, list[int]] = defaultdict(list)
     for i, ex in enumerate(examples):
         if ex.functionality:
@@ -214,7 +240,7 @@ def post_removals(
     """Posts removed by any head (score ≥ its REMOVE line), judged against ``toxicity``:
     the false-positive share among removals and the share of toxic posts removed, per source
     and language — what a platform sees, whichever head fired."""
-    remove_at = np.array([th.remove[label] for label in labels])
+    remove_at = np.vstack([th.remove_row(labels, ex.language) for ex in examples])
     removed: np.ndarray = np.asarray((probs >= remove_at).any(axis=1))
     gold = np.array([_as_gold(ex.labels.get("toxicity")) for ex in examples])
 

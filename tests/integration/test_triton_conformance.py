@@ -24,11 +24,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.triton]
 BACKENDS = ("onnx", "triton")
 KINDS = ("text", "spam", "nsfw")
 TOLERANCE = 1e-5
-# The shipped text model is int8 with *dynamic* quantization: each MatMul's activation scale
-# is taken over the whole batch tensor, so a post's scores move with its batch-mates (up to
-# 0.114 measured on TEXTS; the fp32 export moves 6e-8). docs/triton.md says what that means
-# for Triton's dynamic batcher. Same batch, same runtime: the backends still agree ≤ 1e-5.
-BATCH_TOLERANCE = {"text": 0.15, "spam": TOLERANCE, "nsfw": TOLERANCE}
+# The shipped text model is int8 with per-token activation scales (export.text_quant), so a
+# post scores the same alone or among any batch-mates, on either backend — what Triton's
+# dynamic batcher needs. (The dynamically quantized model before it moved by up to 0.114.)
+BATCH_TOLERANCE = {"text": 1e-3, "spam": TOLERANCE, "nsfw": TOLERANCE}
 
 TEXTS = (
     "what a lovely day at the beach with the kids",

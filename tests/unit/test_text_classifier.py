@@ -10,13 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from decision.engine import decide
+from decision.policy import load_policy
 from models.errors import ArtifactError, ModelTimeoutError
 from models.factory import build_classifier
 from models.text import TextClassifier, TextModel, check_text_metadata
-from modgate.settings import ARTIFACTS_DIR, ClassifierUrl, OnnxSettings
-from modgate.types import HATE, TOXICITY, Post
+from modgate.settings import ARTIFACTS_DIR, DEFAULT_POLICY, ClassifierUrl, OnnxSettings
+from modgate.types import HATE, INSULT, SELF_HARM, SEXUAL, THREAT, TOXICITY, Post
 
 MODEL = ARTIFACTS_DIR / "text" / "model.onnx"
+CATEGORIES = (TOXICITY, INSULT, THREAT, HATE, SEXUAL, SELF_HARM)
 TOXIC = "you are a stupid bitch"
 HATEFUL = "Muslims are vermin and should be wiped out"
 CLEAN = "Thanks for the recipe, the cake turned out great"
@@ -33,9 +36,9 @@ def _metadata() -> dict:
     return json.loads((MODEL.parent / "metadata.json").read_text())
 
 
-def test_shipped_artifact_declares_toxicity_and_hate() -> None:
+def test_shipped_artifact_declares_the_six_harm_categories() -> None:
     artifact = check_text_metadata(_metadata(), MODEL, name="text")
-    assert artifact.categories == (TOXICITY, HATE)
+    assert artifact.categories == CATEGORIES
     assert artifact.max_tokens == 128
 
 
@@ -71,44 +74,75 @@ def test_a_missing_tokenizer_fails_at_load(tmp_path: Path) -> None:
 
 def test_toxic_text_scores_above_clean_text(model: TextModel) -> None:
     probs = model.score([TOXIC, HATEFUL, CLEAN])
-    assert probs.shape == (3, 2)
+    hate = CATEGORIES.index(HATE)
+    assert probs.shape == (3, len(CATEGORIES))
     assert probs[0, 0] > 0.6
     assert probs[2, 0] < 0.2
-    assert probs[1, 1] > 0.6
-    assert probs[2, 1] < 0.2
+    assert probs[1, hate] > 0.6
+    assert probs[2, hate] < 0.2
 
 
 def test_batched_scores_match_one_at_a_time(model: TextModel) -> None:
-    texts = [TOXIC, CLEAN, "ok", HATEFUL + " " + CLEAN * 3]
-    together = model.score(texts)
+    # Batch-invariant int8 (per-token scales): the previous, dynamically quantized model
+    # moved scores by up to 0.11 with the batch, which kept batching across requests off.
+    texts = [TOXIC, CLEAN, "ok", HATEFUL + " " + CLEAN * 3, "x " * 200, "Ich hasse Frauen."]
+    together = model.score(texts, batch_size=len(texts))
     alone = np.vstack([model.score([t]) for t in texts])
-    np.testing.assert_allclose(together, alone, atol=2e-2)
+    assert np.abs(together - alone).max() <= 1e-3
 
 
-def test_evasion_is_normalized_before_scoring(model: TextModel) -> None:
-    evasive = "y0u are a stup1d b!tch!!!!!"
-    probs = model.score([TOXIC, evasive])
-    assert abs(probs[0, 0] - probs[1, 0]) < 0.05
+# The sentences a new user tried (issue #15): every one was allowed by the first model.
+# None of them, nor its frame, is among our training templates (tests/unit/test_harm_cases.py).
+HARMFUL_PROBES = [
+    "I will find you and I will hurt you",
+    "Someone should put a bullet in that judge's head",
+    "go kill yourself loser",
+    "you should just die, nobody would miss you",
+    "you are a worthless idiot and everyone hates you",
+    "Kill all the jews",
+    "Immigrants are vermin and should be exterminated",
+]
+BENIGN_PROBES = [
+    "this bug is killing me",
+    "I'm going to destroy you in the next round, see you online",
+    "The suspect threatened to kill the officer, police said.",
+    "See you at lunch tomorrow?",
+    "I disagree with the mayor's plan, but she made some fair points.",
+]
 
 
-def test_a_long_post_keeps_the_abuse_at_its_end(model: TextModel) -> None:
-    filler = "We walked along the river and talked about the weather and the garden. " * 40
-    tail = "Shut up you fucking moron. You are a stupid bitch and a worthless idiot."
-    probs = model.score([filler, filler + tail])
-    assert probs[1, 0] > probs[0, 0] + 0.4
+@pytest.mark.parametrize("text", HARMFUL_PROBES)
+def test_the_issues_probes_are_no_longer_allowed(model: TextModel, text: str) -> None:
+    assert _action(model, text) != "allow"
+
+
+def _action(model: TextModel, text: str) -> str:
+    scores = dict(zip(CATEGORIES, map(float, model.score([text])[0]), strict=True))
+    return decide(scores, {"language": "en"}, load_policy(DEFAULT_POLICY)).action.value
+
+
+@pytest.mark.parametrize("text", BENIGN_PROBES)
+def test_violent_idioms_gaming_and_news_are_never_removed(model: TextModel, text: str) -> None:
+    assert _action(model, text) != "remove"
+
+
+def test_most_benign_look_alikes_are_allowed(model: TextModel) -> None:
+    # Known miss: gaming trash talk ("destroy you in the next round") still defers on threat.
+    allowed = [_action(model, text) == "allow" for text in BENIGN_PROBES]
+    assert sum(allowed) >= len(BENIGN_PROBES) - 1
 
 
 async def test_classifier_predicts_per_post_in_order() -> None:
     clf = build_classifier("text", ClassifierUrl.parse("text", f"onnx://{MODEL}"), OnnxSettings())
     try:
         assert isinstance(clf, TextClassifier)
-        assert clf.categories == (TOXICITY, HATE)
+        assert clf.categories == CATEGORIES
         assert clf.version.startswith("text-")
         assert not clf.applies_to(Post(post_id="p", text="   "))
         out = await clf.predict(
             [Post(post_id="a", text=CLEAN), Post(post_id="b", text=TOXIC)], timeout_s=5.0
         )
-        assert set(out[0]) == {TOXICITY, HATE}
+        assert set(out[0]) == set(CATEGORIES)
         assert out[1][TOXICITY] > out[0][TOXICITY]
         with pytest.raises(ModelTimeoutError):
             await clf.predict([Post(post_id="c", text=TOXIC)], timeout_s=0.0)
