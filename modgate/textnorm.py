@@ -375,10 +375,10 @@ def normalize_text(text: str) -> NormalizedText:
     Order: invisible → nfkc → emoji_letters → zalgo (the Unicode steps, skipped for ASCII
     input), then whitespace runs collapse to one space and the ends are stripped, then
     spaced → leet → confusables → repeats run on the text outside URLs, e-mail addresses,
-    @mentions and #hashtags. Spaced runs before confusables so ``і d і о t`` first becomes one mixed word;
-    leet runs before confusables because folding can make a word mixed (``ѕ3х``); repeats
-    runs last to squash runs the other steps create. Whitespace collapsing is not a step
-    name: it shows only in ``changed``. The result is idempotent on ordinary text.
+    @mentions and #hashtags. Spaced runs before confusables so ``і d і о t`` first becomes
+    one mixed word; leet runs before confusables because folding can make a word mixed
+    (``ѕ3х``); repeats runs last to squash runs the other steps create. Whitespace collapsing
+    is not a step name: it shows only in ``changed``. The result is idempotent on ordinary text.
     """
     steps: list[str] = []
     out = text
