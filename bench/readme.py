@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 QUALITY_STEM = "quality-heldout"
+CROSS_STEM = "quality-eval-only"
 SECTIONS = ("performance", "quality")
 
 
@@ -182,6 +183,18 @@ def quality(results: Path) -> str:
         lines.append(
             f"- Functional tests ({functional['label']}, {functional['n']:,} cases): "
             f"{_pct(functional['accuracy_flagged'])} flagged correctly at the DEFER line."
+        )
+    cross = _load(results, CROSS_STEM)
+    if cross is not None:
+        c = cross["overall"]
+        tox = c["labels"].get("toxicity", {})
+        lines.append(
+            f"- **Sets never trained on** (`eval_only/`: {cross['meta']['rows']:,} rows, "
+            f"{len(cross['by_language'])} detected languages; [`bench/results/{CROSS_STEM}.md`]"
+            f"(bench/results/{CROSS_STEM}.md)): toxicity ROC-AUC {_num(tox.get('roc_auc'))}; "
+            f"verdicts allow {_pct(c['verdicts']['allow'])}, defer {_pct(c['verdicts']['defer'])}, "
+            f"remove {_pct(c['verdicts']['remove'])}; false positives among auto-removals "
+            f"{_pct(c['removal_fp_rate'])} of {c['removals']:,}."
         )
     lines += ["", *_peer_quality(results)]
     return "\n".join(lines)
