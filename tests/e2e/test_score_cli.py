@@ -44,7 +44,15 @@ def test_scores_every_line_in_order_through_the_serving_path(tmp_path: Path) -> 
     assert by_id["clean"]["action"] == "allow"
     assert by_id["7"]["action"] in ("remove", "defer")
     assert by_id["7"]["scores"]["hate"] > by_id["clean"]["scores"]["hate"]
-    assert set(by_id["clean"]["scores"]) == {"toxicity", "hate", "spam"}
+    assert set(by_id["clean"]["scores"]) == {
+        "toxicity",
+        "insult",
+        "threat",
+        "hate",
+        "sexual",
+        "self_harm",
+        "spam",
+    }
     assert by_id["de"]["language"] == "de"
     assert by_id["clean"]["language"] == "en"
     assert by_id["evasive"]["normalized"] == "leet"
