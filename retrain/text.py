@@ -30,7 +30,6 @@ from sklearn.linear_model import LogisticRegression
 from export.text_net import TextClassifierNet
 from models.text_encoding import TextEncoder
 from modgate.textnorm import normalize_text
-from retrain.corpora.registry import eval_only_corpora
 from retrain.errors import RetrainError
 from retrain.text_data import (
     LABELS,
@@ -132,14 +131,13 @@ def _excluded(source: str, exclude: Sequence[str]) -> bool:
     return source in exclude or any(source.startswith(f"{name}_") for name in exclude)
 
 
-def vocabulary_texts(data_dir: Path, data: TextData, config: TextTrainConfig) -> list[str]:
+def vocabulary_texts(data: TextData, config: TextTrainConfig) -> list[str]:
     """Texts the pruned vocabulary must cover: training rows, plus (text only, never labels)
-    the dev/test rows and the eval-only sets, so every language we train or measure keeps
-    its pieces instead of falling apart into single characters."""
+    the dev/test rows of the training corpora, so every language we train or test keeps its
+    pieces. The eval_only sets never feed any part of training, the vocabulary included."""
     texts = [ex.text for ex in data.train]
     if config.vocab_eval_texts:
         texts += [ex.text for ex in data.splits.dev + data.splits.test]
-        texts += [ex.text for ex in load_text_corpora(data_dir, corpora=eval_only_corpora())]
     return [normalize_text(text).text for text in texts]
 
 
@@ -283,7 +281,7 @@ def train_text_checkpoint(
     train_texts = [normalize_text(ex.text).text for ex in train]
     start: EncoderStart = start_encoder(
         config.init,
-        vocabulary_texts(data_dir, data, config),
+        vocabulary_texts(data, config),
         layers=config.layers,
         max_pieces=config.max_pieces,
     )
