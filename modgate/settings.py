@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from modgate.errors import ConfigError
@@ -156,8 +164,10 @@ class OverloadSettings(BaseModel):
 
     enabled: bool = True
     # Shed while this many posts are being scored at once: a bound on queued model work. Size
-    # it near capacity (posts/s) x the usual scoring latency, with room for bursts.
-    max_scoring_posts: Annotated[int, Field(ge=1)] = 32
+    # it near capacity (posts/s) x the usual scoring latency, with room for bursts. It must
+    # hold the largest batch (``max_batch_posts``, checked at boot), and a call is always
+    # admitted when nothing else is being scored.
+    max_scoring_posts: Annotated[int, Field(ge=1)] = 64
 
 
 def parse_kafka_url(url: str) -> list[str]:
@@ -375,6 +385,16 @@ class GatewaySettings(BaseSettings):
         return value
 
     _check_level = field_validator("log_level")(_check_log_level)
+
+    @model_validator(mode="after")
+    def _check_batch_fits_scoring(self) -> GatewaySettings:
+        if self.overload.enabled and self.overload.max_scoring_posts < self.max_batch_posts:
+            raise ValueError(
+                f"overload.max_scoring_posts ({self.overload.max_scoring_posts}) is smaller "
+                f"than max_batch_posts ({self.max_batch_posts}): the largest batch allowed "
+                "would always be shed; raise the first or lower the second"
+            )
+        return self
 
     def classifier_urls(self) -> dict[str, ClassifierUrl]:
         return {name: ClassifierUrl.parse(name, url) for name, url in self.classifiers.items()}

@@ -24,6 +24,7 @@ async def test_posts_over_the_scoring_limit_are_shed_at_once_and_deferred(
     gateway, stub = await start_gateway(
         {"spam": spam_classifier(), "hate-model": slow},
         overload=OverloadSettings(max_scoring_posts=1),
+        max_batch_posts=1,
     )
     loop = asyncio.get_running_loop()
     first = asyncio.ensure_future(stub.Moderate(pb.ModerateRequest(post_id="a", text=TEXT)))
@@ -53,3 +54,17 @@ async def test_shedding_can_be_turned_off(start_gateway: StartGateway) -> None:
     calls = [stub.Moderate(pb.ModerateRequest(post_id=f"p{i}", text=TEXT)) for i in range(3)]
     verdicts = await asyncio.gather(*calls)
     assert not any(v.degraded for v in verdicts)
+
+
+async def test_an_idle_gateway_scores_the_largest_batch_in_full(
+    start_gateway: StartGateway,
+) -> None:
+    """With default settings, a ModerateBatch of max_batch_posts (64) posts on an idle gateway
+    is scored, not shed (the default bound was 32: every such verdict came back degraded)."""
+    _, stub = await start_gateway({"spam": spam_classifier()})
+    request = pb.ModerateBatchRequest(
+        posts=[pb.ModerateRequest(post_id=f"p{i}", text=TEXT) for i in range(64)]
+    )
+    reply = await stub.ModerateBatch(request, timeout=10)
+    assert len(reply.verdicts) == 64
+    assert not any(v.degraded for v in reply.verdicts)
