@@ -4,6 +4,7 @@ and the golden-file update flag."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +25,15 @@ def skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"required resource missing in CI: {reason}")
     pytest.skip(reason)
+
+
+def shared_data(*needed: str) -> Path:
+    """The labelled-data root (``MODGATE_DATA_DIR``, default ``../shared/data``) once every
+    ``needed`` path exists below it; otherwise skip (fail in CI) naming what is missing."""
+    from modgate.settings import TrainSettings
+
+    root = TrainSettings().data_dir
+    missing = [name for name in needed if not (root / name).exists()]
+    if missing:
+        skip_or_fail(f"{', '.join(missing)} not found under {root} (set MODGATE_DATA_DIR)")
+    return root

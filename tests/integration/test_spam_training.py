@@ -12,10 +12,10 @@ import pytest
 from export.xgboost_onnx import onnx_positive_proba
 from models.spam import SpamClassifier
 from models.spam_features import build_features
-from modgate.settings import OnnxSettings, TrainSettings
+from modgate.settings import OnnxSettings
 from modgate.types import Post
 from retrain.spam import PARITY_TOLERANCE, SpamReport, train_spam
-from tests.conftest import skip_or_fail
+from tests.conftest import shared_data
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +47,7 @@ PROBE_TEXTS = [
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    data_dir = TrainSettings().data_dir
-    if not (data_dir / "sms_spam" / "SMSSpamCollection").is_file():
-        skip_or_fail(f"SMS Spam Collection not found under {data_dir} (set MODGATE_DATA_DIR)")
-    return data_dir
+    return shared_data("sms_spam/SMSSpamCollection")
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modgate.settings import DEFAULT_POLICY, OnnxSettings, TrainSettings
+from modgate.settings import DEFAULT_POLICY, OnnxSettings
 from retrain.corpora.base import LABELS
-from tests.conftest import skip_or_fail
+from tests.conftest import shared_data
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +26,7 @@ PROBES = [
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    data_dir = TrainSettings().data_dir
-    if not (data_dir / "davidson").is_dir():
-        skip_or_fail(f"labelled data not found at {data_dir}")
-    return data_dir
+    return shared_data("davidson")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from modgate.settings import TrainSettings
 from retrain.corpora.base import LABELS, Corpus, TextExample
 from retrain.corpora.english import (
     CORPORA,
@@ -29,7 +28,7 @@ from retrain.corpora.english import (
     load_toxigen_seeds,
 )
 from retrain.errors import DataError
-from tests.conftest import skip_or_fail
+from tests.conftest import shared_data
 
 NAMES = ("toxic_spans", "convabuse", "hatexplain", "stormfront", "ethos", "toxigen_seeds")
 # Rows after dropping unlabelled rows and duplicate texts: (at least, at most = rows in files).
@@ -98,11 +97,7 @@ SPOT_CHECKS: dict[str, dict[str, int | None]] = {
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    data_dir = TrainSettings().data_dir
-    missing = [name for name in NAMES if not (data_dir / name).is_dir()]
-    if missing:
-        skip_or_fail(f"English corpora {missing} not found under {data_dir} (MODGATE_DATA_DIR)")
-    return data_dir
+    return shared_data(*NAMES)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from modgate.settings import TrainSettings
 from retrain.corpora.base import HATE, INSULT, LABELS, TOXICITY, Corpus, TextExample
 from retrain.corpora.eval_only import (
     CORPORA,
@@ -40,7 +39,7 @@ from retrain.corpora.eval_only_more import (
     read_arff,
 )
 from retrain.errors import DataError
-from tests.conftest import skip_or_fail
+from tests.conftest import shared_data
 
 Loader = Callable[[Path], list[TextExample]]
 
@@ -66,10 +65,7 @@ CLEAN = dict.fromkeys(LABELS, 0)
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    data_dir = TrainSettings().data_dir
-    if not (data_dir / "eval_only").is_dir():
-        skip_or_fail(f"eval_only/ corpora not found under {data_dir} (set MODGATE_DATA_DIR)")
-    return data_dir
+    return shared_data("eval_only")
 
 
 @pytest.fixture(scope="module")

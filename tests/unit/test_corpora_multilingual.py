@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from modgate.settings import TrainSettings
 from retrain.corpora.base import HATE, INSULT, LABELS, SEXUAL, TOXICITY, TextExample
 from retrain.corpora.multilingual import (
     BENGALI_PATH,
@@ -41,7 +40,7 @@ from retrain.corpora.multilingual_korean import (
     load_korean_hate_speech,
 )
 from retrain.errors import DataError
-from tests.conftest import skip_or_fail
+from tests.conftest import shared_data
 
 Loader = Callable[[Path], list[TextExample]]
 
@@ -165,10 +164,7 @@ def test_repair_mojibake_undoes_gbk_and_leaves_real_chinese_alone() -> None:
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    data_dir = TrainSettings().data_dir
-    if not (data_dir / COLD_DIR / "train.csv").is_file():
-        skip_or_fail(f"multilingual corpora not found under {data_dir} (set MODGATE_DATA_DIR)")
-    return data_dir
+    return shared_data(f"{COLD_DIR}/train.csv")
 
 
 @pytest.fixture(scope="module")

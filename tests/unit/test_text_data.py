@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modgate.settings import TrainSettings
 from retrain.corpora.seed import CORPORA as SEED_CORPORA
 from retrain.corpora.seed import LABEL_MAPPING, load_davidson, load_germeval
 from retrain.errors import DataError
@@ -29,7 +28,7 @@ from retrain.text_data import (
     sample_per_source,
     split_text_corpora,
 )
-from tests.conftest import skip_or_fail
+from tests.conftest import shared_data
 
 SEED = 20261121
 SOURCES = tuple(name for corpus in SEED_CORPORA for name in corpus.sources)
@@ -46,10 +45,7 @@ ROW_RANGES = {
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    data_dir = TrainSettings().data_dir
-    if not (data_dir / "davidson" / "labeled_data.csv").is_file():
-        skip_or_fail(f"text corpora not found under {data_dir} (set MODGATE_DATA_DIR)")
-    return data_dir
+    return shared_data("davidson/labeled_data.csv")
 
 
 @pytest.fixture(scope="module")
