@@ -31,6 +31,7 @@ from models.text import TextModel, normalize_cached
 from modgate.settings import ARTIFACTS_DIR, OnnxSettings
 from retrain.errors import EvalInputError
 from retrain.eval_data import EvalColumns, EvalRow, read_rows
+from retrain.removals import removal_truth
 from retrain.text_eval import label_metrics
 
 logger = logging.getLogger(__name__)
@@ -231,12 +232,17 @@ def _decide(
 
 def _group(t: _Table, idx: np.ndarray) -> dict[str, Any]:
     """Per-label metrics, verdict mix and removal / DEFER summary of the rows ``idx``. A post
-    is gold-positive if any known label is 1, gold-negative if all its known labels are 0."""
+    is gold-positive if any known label is 1, gold-negative if all its known labels are 0; a
+    removal is judged by ``retrain.removals.removal_truth`` (the one definition the model
+    card and the policy lines use too)."""
     actions, gold = t.actions[idx], t.gold[idx]
     known = ~np.all(np.isnan(gold), axis=1)
     positive = np.any(gold == 1, axis=1)
     negative = known & ~positive
     removed = actions == "remove"
+    fired = (t.scores[idx] >= t.remove_at[idx]) & removed[:, None]
+    right = removal_truth(gold, fired, t.labels)
+    judged = right[~np.isnan(right)]
     out: dict[str, Any] = {"n": len(idx), "labels": {}}
     for j, label in enumerate(t.labels):
         rows = idx[~np.isnan(t.gold[idx, j])]
@@ -245,7 +251,8 @@ def _group(t: _Table, idx: np.ndarray) -> dict[str, Any]:
     out["verdicts"] = {v: _share(actions == v) for v in VERDICTS}
     out["defer_share"] = out["verdicts"]["defer"]
     out["removals"] = int(removed.sum())
-    out["removal_fp_rate"] = _share(negative[removed & known])
+    out["removals_judged"] = len(judged)
+    out["removal_fp_rate"] = _share(judged == 0)
     out["defer_share_gold_negative"] = _share(actions[negative] == "defer")
     out["defer_share_gold_positive"] = _share(actions[positive] == "defer")
     return out

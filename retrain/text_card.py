@@ -88,10 +88,13 @@ def _label_table(groups: Mapping[str, Any], labels: list[str], key: str = "roc_a
 
 
 def _post_removal_table(removals: Mapping[str, Any]) -> str:
-    lines = ["| set | n | removed | FP share | toxic removed |", "|---|---|---|---|---|"]
+    lines = [
+        "| set | n | removed | judged | FP share | toxic removed |",
+        "|---|---|---|---|---|---|",
+    ]
     groups = {"all": removals["all"], **removals["by_source"], **removals["by_language"]}
     for name, g in groups.items():
-        cells = [name, g["n"], g["removed"], g["fp_share"], g["recall"]]
+        cells = [name, g["n"], g["removed"], g.get("judged"), g["fp_share"], g["recall"]]
         lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -136,7 +139,9 @@ def _domain_sections(r: Mapping[str, Any], labels: list[str], title: str) -> lis
         _label_table(r["by_language"], labels),
         f"### {title}: PR-AUC per set\n",
         _label_table(groups, labels, "pr_auc"),
-        f"### {title}: posts auto-removed by any head (judged against toxicity)\n",
+        f"### {title}: posts auto-removed by any head\n",
+        "A removal is judged by `toxicity` where the set labels it, else by the heads that "
+        "fired (`retrain/removals.py`); `judged` counts the removals a set can tell.\n",
         _post_removal_table(r["post_removals"]),
         f"### {title}: severe content missed (scored under DEFER)\n",
         _severe_table(r["severe_misses"]),

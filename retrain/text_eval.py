@@ -32,6 +32,7 @@ import yaml
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from retrain.evasion import evasion_variants
+from retrain.removals import removal_threshold, removal_truth
 from retrain.text_data import TextExample
 
 Scorer = Callable[[Sequence[str]], np.ndarray]
@@ -237,21 +238,28 @@ def severe_misses(
 def post_removals(
     examples: Sequence[TextExample], probs: np.ndarray, labels: Sequence[str], th: Thresholds
 ) -> dict[str, Any]:
-    """Posts removed by any head (score ≥ its REMOVE line), judged against ``toxicity``:
-    the false-positive share among removals and the share of toxic posts removed, per source
-    and language — what a platform sees, whichever head fired."""
+    """Posts removed by any head (score ≥ its REMOVE line): the false share among removals
+    whose rightness the gold labels tell (``retrain.removals.removal_truth``) and the share
+    of toxic posts removed, per source and language — what a platform sees, whichever head
+    fired."""
     remove_at = np.vstack([th.remove_row(labels, ex.language) for ex in examples])
-    removed: np.ndarray = np.asarray((probs >= remove_at).any(axis=1))
-    gold = np.array([_as_gold(ex.labels.get("toxicity")) for ex in examples])
+    fired: np.ndarray = np.asarray(probs >= remove_at)
+    removed: np.ndarray = np.asarray(fired.any(axis=1))
+    gold = np.array([[_as_gold(ex.labels.get(label)) for label in labels] for ex in examples])
+    right = removal_truth(gold, fired, labels)
+    toxic = np.full(len(gold), np.nan)
+    if "toxicity" in labels:
+        toxic = gold[:, list(labels).index("toxicity")]
 
     def summary(idx: np.ndarray) -> dict[str, Any]:
-        known = idx[~np.isnan(gold[idx])]
-        r, y = removed[known], gold[known]
+        judged = idx[~np.isnan(right[idx])]
+        positives = idx[toxic[idx] == 1]
         return {
-            "n": len(known),
-            "removed": int(r.sum()),
-            "fp_share": round(float((y[r] == 0).mean()), 4) if r.any() else None,
-            "recall": round(float(r[y == 1].mean()), 4) if (y == 1).any() else None,
+            "n": len(idx),
+            "removed": int(removed[idx].sum()),
+            "judged": len(judged),
+            "fp_share": round(float((right[judged] == 0).mean()), 4) if len(judged) else None,
+            "recall": round(float(removed[positives].mean()), 4) if len(positives) else None,
         }
 
     everything = np.arange(len(examples))
@@ -322,44 +330,39 @@ def dev_policy(
     min_language_negatives: int = 100,
 ) -> dict[str, Any]:
     """Lines derived from the dev split, per label: the lowest REMOVE threshold whose dev
-    removals are at most ``max_fp_share`` false positives (globally and per language with
-    enough known negatives), and the DEFER line that keeps ``severe_recall`` of a severe
-    label's positives (others: the balanced point 0.5), with the dev DEFER share of clean
-    posts it costs. A suggestion for the policy file, reviewed by a person, never applied
-    automatically."""
+    removals are false at most ``max_fp_share`` of the time with 95 % confidence
+    (``retrain.removals``: a removal judged by ``toxicity`` where the source labels it, else
+    by the label itself), globally and per language with enough judged clean posts; and the
+    DEFER line that keeps ``severe_recall`` of a severe label's positives (others: the
+    balanced point 0.5), with the dev DEFER share of clean posts it costs. A suggestion for
+    the policy file, reviewed by a person, never applied automatically."""
+    gold = np.array([[_as_gold(ex.labels.get(label)) for label in labels] for ex in dev])
     out: dict[str, Any] = {}
     for j, label in enumerate(labels):
-        known = [i for i, ex in enumerate(dev) if ex.labels.get(label) is not None]
-        y = np.array([dev[i].labels[label] for i in known], dtype=np.int64)
-        p = probs[known, j]
-        if not len(y) or y.min() == y.max():
+        fired = np.zeros_like(gold, dtype=bool)
+        fired[:, j] = True
+        truth = removal_truth(gold, fired, labels)  # as if this head removed every post
+        known = [int(i) for i in np.nonzero(~np.isnan(truth))[0]]
+        y, p = truth[known].astype(np.int64), probs[known, j]
+        own = gold[:, j] == 1
+        if not own.any() or not len(y) or y.min() == y.max():
             out[label] = {"known": len(y), "remove": None, "defer": None}
             continue
         defer = 0.5
         if label in SEVERE:
-            defer = float(np.quantile(p[y == 1], 1 - severe_recall))
+            defer = float(np.quantile(probs[own, j], 1 - severe_recall))
         per_language: dict[str, float | None] = {}
         for lang in sorted({dev[i].language for i in known}):
             idx = np.array([k for k, i in enumerate(known) if dev[i].language == lang])
             if (y[idx] == 0).sum() >= min_language_negatives and (y[idx] == 1).any():
                 per_language[lang] = removal_threshold(y[idx], p[idx], max_fp_share=max_fp_share)
+        clean = gold[:, j] == 0
         out[label] = {
             "known": len(y),
-            "positives": int(y.sum()),
+            "positives": int(own.sum()),
             "remove": removal_threshold(y, p, max_fp_share=max_fp_share),
             "remove_by_language": per_language,
             "defer": round(defer, 4),
-            "clean_defer_share": round(float((p[y == 0] >= defer).mean()), 4),
+            "clean_defer_share": round(float((probs[clean, j] >= defer).mean()), 4),
         }
     return out
-
-
-def removal_threshold(y: np.ndarray, p: np.ndarray, *, max_fp_share: float = 0.01) -> float | None:
-    """Lowest threshold whose removals are ≤ ``max_fp_share`` false positives (dev split)."""
-    order = np.argsort(-p)
-    fp = np.cumsum(y[order] == 0)
-    n = np.arange(1, len(y) + 1)
-    ok = np.nonzero(fp / n <= max_fp_share)[0]
-    if not len(ok):
-        return None
-    return float(p[order][ok[-1]])

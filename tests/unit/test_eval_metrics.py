@@ -247,6 +247,20 @@ def test_group_summary_counts_false_positive_removals_and_defer_shares() -> None
     assert hate["removal_recall"] is None
 
 
+def test_a_removal_a_hate_only_set_cannot_judge_is_not_counted_false() -> None:
+    """Row 1 says only "not hate" and was removed for toxicity: it may be offensive without
+    being hateful, so it is unjudged (the old rule, all known labels 0, called it false)."""
+    nan = math.nan
+    t = _table(
+        [[1, 0], [nan, 0], [0, nan], [0, 0], [nan, nan]],
+        ["remove", "remove", "defer", "allow", "remove"],
+    )
+    out = _group(t, np.arange(5))
+    assert out["removals"] == 3
+    assert out["removals_judged"] == 1  # row 0 only
+    assert out["removal_fp_rate"] == 0.0
+
+
 def _result(auc: float | None, fp: float | None) -> dict[str, object]:
     return {"overall": {"labels": {"toxicity": {"roc_auc": auc}}, "removal_fp_rate": fp}}
 
