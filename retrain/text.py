@@ -31,6 +31,7 @@ from export.text_net import TextClassifierNet
 from models.text_encoding import TextEncoder
 from modgate.textnorm import normalize_text
 from retrain.errors import RetrainError
+from retrain.hard_negatives import hard_negative_ids
 from retrain.text_data import (
     LABELS,
     TRAIN_SOURCES,
@@ -95,6 +96,7 @@ class TextTrainConfig:
     warmup_share: float = 0.06
     vocab_eval_texts: bool = True
     freeze_word_embeddings: bool = True
+    hard_negative_weight: float = 1.5
     caps: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPS))
     cap_all: int | None = None
     seed: int = 20261121
@@ -107,6 +109,7 @@ class TextData:
 
     splits: TextSplits
     train: list[TextExample]
+    hard_negatives: frozenset[str] = frozenset()
 
 
 def load_training_data(
@@ -115,16 +118,22 @@ def load_training_data(
     """Training corpora split by group, train rows capped per source.
 
     ``exclude`` drops whole sources or families from training (not from dev/test): the
-    leave-one-source-out runs train without a corpus and test on all of it.
+    leave-one-source-out runs train without a corpus and test on all of it. Lexical hard
+    negatives (``retrain.hard_negatives``) are kept past the per-source caps (not past
+    ``cap_all``).
     """
     splits = split_text_corpora(load_text_corpora(data_dir), seed=config.seed)
     caps: dict[str, int] | int = config.cap_all if config.cap_all is not None else config.caps
     rows = [ex for ex in splits.train if not _excluded(ex.source, exclude)]
-    train = sample_per_source(rows, max_per_source=caps, seed=config.seed)
+    capped = {ex.row_id for ex in sample_per_source(rows, max_per_source=caps, seed=config.seed)}
+    hard = hard_negative_ids(rows) if config.hard_negative_weight > 0 else set()
+    if config.cap_all is not None:  # a small run (tests, smoke) stays small: weighed, not added
+        hard &= capped
+    train = [ex for ex in rows if ex.row_id in capped or ex.row_id in hard]
     leaked = {ex.source for ex in train} - set(TRAIN_SOURCES)
     if leaked:  # the registry cannot produce these; a guard against future edits
         raise RetrainError(f"sources not licensed for training in the train set: {sorted(leaked)}")
-    return TextData(splits=splits, train=train)
+    return TextData(splits=splits, train=train, hard_negatives=frozenset(hard))
 
 
 def _excluded(source: str, exclude: Sequence[str]) -> bool:
@@ -223,8 +232,10 @@ def fit(
     *,
     config: TextTrainConfig,
     started: float,
+    row_weights: np.ndarray | None = None,
 ) -> int:
-    """The optimisation loop: masked, class-weighted BCE; AdamW; linear warmup and decay."""
+    """The optimisation loop: masked, class-weighted BCE (rows weighed by ``row_weights``,
+    default 1); AdamW; linear warmup and decay."""
     rng = random.Random(config.seed)
     pos = (y * m).sum(0)
     neg = ((1 - y) * m).sum(0)
@@ -254,6 +265,8 @@ def fit(
         ids, mask = _tensor_batch(encoder, [rows[i] for i in idx])
         logits = net(ids, mask)
         target, known = torch.from_numpy(y[idx]), torch.from_numpy(m[idx])
+        if row_weights is not None:
+            known = known * torch.from_numpy(row_weights[idx])[:, None]
         loss = (loss_fn(logits, target) * known).sum() / known.sum().clamp(min=1.0)
         optimizer.zero_grad()
         loss.backward()
@@ -296,7 +309,11 @@ def train_text_checkpoint(
     rows = encode_texts(encoder, train_texts)
     y, m = label_matrix(train, config.labels)
     net = TextClassifierNet(start.encoder, len(config.labels))
-    steps = fit(net, encoder, rows, y, m, config=config, started=started)
+    weights = np.array(
+        [config.hard_negative_weight if ex.row_id in data.hard_negatives else 1.0 for ex in train],
+        dtype=np.float32,
+    )
+    steps = fit(net, encoder, rows, y, m, config=config, started=started, row_weights=weights)
     trained_s = time.monotonic() - started
     dev_texts = [normalize_text(ex.text).text for ex in data.splits.dev]
     dev_logits = predict_logits(net, encoder, encode_texts(encoder, dev_texts))
@@ -315,6 +332,9 @@ def train_text_checkpoint(
         "special_tokens": {"bos": start.bos, "eos": start.eos, "pad": start.pad},
         "train_rows": len(train),
         "train_rows_by_source": _count_sources(train),
+        "hard_negatives_by_source": _count_sources(
+            [ex for ex in train if ex.row_id in data.hard_negatives]
+        ),
         "excluded_sources": list(exclude),
         "steps": steps,
         "train_seconds": round(trained_s, 1),
