@@ -61,21 +61,39 @@ def machine() -> str:
     )
 
 
-def timings(fn: Callable[[], object], *, rounds: int, warmup: int = 10) -> dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000.0)
-    samples.sort()
+def summary(samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
     return {
         "median_ms": round(statistics.median(samples), 3),
         "p99_ms": round(samples[min(len(samples) - 1, int(0.99 * len(samples)))], 3),
         "mean_ms": round(statistics.fmean(samples), 3),
-        "rounds": rounds,
+        "rounds": len(samples),
     }
+
+
+def interleaved(
+    calls: dict[str, Callable[[], object]], *, rounds: int, warmup: int = 10
+) -> dict[str, dict[str, float]]:
+    """Latency of each call, measured in turns: every round runs each call once, in a rotating
+    order, so a slow spell of a shared machine (CPU steal, frequency) hits all of them alike
+    instead of whichever happened to be measured then."""
+    labels = list(calls)
+    for _ in range(warmup):
+        for label in labels:
+            calls[label]()
+    samples: dict[str, list[float]] = {label: [] for label in labels}
+    for r in range(rounds):
+        for k in range(len(labels)):
+            label = labels[(r + k) % len(labels)]
+            t0 = time.perf_counter()
+            calls[label]()
+            samples[label].append((time.perf_counter() - t0) * 1000.0)
+    return {label: summary(values) for label, values in samples.items()}
+
+
+def timings(fn: Callable[[], object], *, rounds: int, warmup: int = 10) -> dict[str, float]:
+    """Latency of one call alone (median, p99, mean over ``rounds``)."""
+    return interleaved({"call": fn}, rounds=rounds, warmup=warmup)["call"]
 
 
 def text_of_tokens(tokenizer: Any, corpus: Sequence[str], n: int) -> str:
@@ -179,10 +197,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             label: text_of_tokens(own[label].encoder.tokenizer, corpus, n) if label in own else text
             for label in runners
         }
-        single[str(n)] = {
-            label: timings(lambda fn=fn, t=texts[label]: fn([t]), rounds=args.rounds)
-            for label, fn in runners.items()
-        }
+        single[str(n)] = interleaved(
+            {label: (lambda fn=fn, t=texts[label]: fn([t])) for label, fn in runners.items()},
+            rounds=args.rounds,
+        )
     invariance = {
         label: batch_drift(fn, corpus[:256], args.batch)
         for label, fn in runners.items()
@@ -206,14 +224,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return np.vstack(list(parts))
 
     throughput = {**runners, "modgate int8, 2 workers x 1 thread (serving config)": two_workers}
-    for label, fn in throughput.items():
+    elapsed = dict.fromkeys(throughput, 0.0)
+    for fn in throughput.values():
         fn(corpus[:64])
-        t0 = time.perf_counter()
-        for start in range(0, len(corpus), args.batch):
+    for start in range(0, len(corpus), args.batch):  # in turns, like the single-post timings
+        for label, fn in throughput.items():
+            t0 = time.perf_counter()
             fn(corpus[start : start + args.batch])
-        elapsed = time.perf_counter() - t0
+            elapsed[label] += time.perf_counter() - t0
+    for label in throughput:
         batched[label] = {
-            "posts_per_s": round(len(corpus) / elapsed, 1),
+            "posts_per_s": round(len(corpus) / elapsed[label], 1),
             "posts": len(corpus),
             "batch": args.batch,
         }
@@ -250,7 +271,8 @@ def render(result: dict[str, Any]) -> str:
         f"- Machine: {result['machine']}",
         f"- Date: {result['date']}; model `{result['model_version']}`; "
         f"{result['threads']} threads each",
-        "- Single post: end to end (normalize, tokenize, model), "
+        "- Single post: end to end (normalize, tokenize, model), measured in turns (each round "
+        "runs every model once, in rotating order, so machine noise hits all alike), "
         "text of exactly N tokens incl. specials.",
         "",
         "| tokens | "

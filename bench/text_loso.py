@@ -46,7 +46,8 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
 
 
 def _scores(checkpoint: Path, test: list[Any]) -> dict[str, dict[str, Any]]:
-    """ROC-AUC per source and label of ``test`` under the checkpoint's network."""
+    """ROC-AUC per source and label of ``test`` under the checkpoint's network (and, under
+    the key ``latency_ms``, its single-post PyTorch latency at 64 tokens, median of 100)."""
     from models.text_encoding import TextEncoder
     from modgate.textnorm import normalize_text
     from retrain.text import encode_texts, load_checkpoint, predict_logits
@@ -63,7 +64,7 @@ def _scores(checkpoint: Path, test: list[Any]) -> dict[str, dict[str, Any]]:
     rows = encode_texts(encoder, [normalize_text(ex.text).text for ex in test])
     logits = predict_logits(net, encoder, rows)
     labels = record["config"]["labels"]
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {"latency_ms": {"n": 100, "median": _latency(net, encoder)}}
     for source in sorted({ex.source for ex in test}):
         idx = [i for i, ex in enumerate(test) if ex.source == source]
         per: dict[str, Any] = {"n": len(idx)}
@@ -74,6 +75,27 @@ def _scores(checkpoint: Path, test: list[Any]) -> dict[str, dict[str, Any]]:
                 per[label] = _auc(y, logits[known, j])
         out[source] = per
     return out
+
+
+def _latency(net: Any, encoder: Any, tokens: int = 64, rounds: int = 100) -> float:
+    """Median single-post forward time (ms) in PyTorch at ``tokens`` tokens: the relative
+    cost of an encoder size (the ONNX int8 path is faster, in the same proportion)."""
+    import statistics
+    import time
+
+    import torch
+
+    from retrain.text import _tensor_batch
+
+    ids, mask = _tensor_batch(encoder, [[5] * tokens])
+    samples = []
+    with torch.no_grad():
+        for i in range(rounds + 10):
+            t0 = time.perf_counter()
+            net(ids, mask)
+            if i >= 10:
+                samples.append((time.perf_counter() - t0) * 1000.0)
+    return round(statistics.median(samples), 2)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,6 +118,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     test = load_training_data(data_dir, base).splits.test
     wanted = {s for family in args.hold_out for s in families[family]}
     test = [ex for ex in test if ex.source in wanted]
+    cross: list[Any] = []
+    if args.cross:  # sets no run trains on: how the reference recipes generalize
+        from retrain.corpora.registry import eval_only_corpora
+        from retrain.text_data import load_text_corpora, sample_per_source
+
+        every = load_text_corpora(data_dir, corpora=eval_only_corpora())
+        cross = sample_per_source(every, max_per_source=args.cross, seed=args.seed)
     runs: dict[str, Any] = {}
     plan: list[tuple[str, TextTrainConfig, tuple[str, ...]]] = [("reference", base, ())]
     plan += [(f"without {family}", base, (family,)) for family in args.hold_out]
@@ -113,6 +142,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "train_seconds": record["train_seconds"],
                 "auc": _scores(checkpoint, test),
             }
+            if cross and not exclude:
+                runs[name]["cross_auc"] = _scores(checkpoint, cross)
             print(json.dumps({name: runs[name]["auc"]}), flush=True)
     return {
         "machine": machine(),
@@ -134,6 +165,8 @@ def render(result: dict[str, Any]) -> str:
         f"- Budget per run: caps x {result['budget']['scale']}, "
         f"{result['budget']['epochs']} epoch(s), seed {result['budget']['seed']} "
         f"(steps: {steps})",
+        '- A test split is drawn from the sources a run trains on; "never seen" is the same '
+        "split scored by a run trained without that corpus family.",
         "",
         "| held-out corpus | source | label | n known | in-domain (reference) | never seen "
         "(without it) | change |",
@@ -143,7 +176,7 @@ def render(result: dict[str, Any]) -> str:
         loso = runs[f"without {family}"]["auc"]
         for source in sources:
             for label, value in ref.get(source, {}).items():
-                if label == "n" or value is None:
+                if label == "n" or value is None:  # latency_ms is not a source
                     continue
                 held = loso.get(source, {}).get(label)
                 delta = f"{held - value:+.3f}" if held is not None else "—"
@@ -155,16 +188,23 @@ def render(result: dict[str, Any]) -> str:
         big = runs["reference, 12 layers"]
         lines += [
             "",
-            "Capacity at the same budget (6 vs 12 layers of e5, same rows and steps):",
+            "Capacity at the same budget (6 vs 12 layers of e5, same rows and steps); "
+            "`eval_only:` rows are sets neither run trained on:",
             "",
-            "| source | label | 6 layers | 12 layers |",
+            "| set | label | 6 layers | 12 layers |",
             "|---|---|---|---|",
         ]
-        for source, per in ref.items():
-            for label, value in per.items():
-                other = big["auc"].get(source, {}).get(label)
-                if label != "n" and value is not None and other is not None:
-                    lines.append(f"| {source} | {label} | {value:.3f} | {other:.3f} |")
+        for key, prefix in (("auc", ""), ("cross_auc", "eval_only: ")):
+            for source, per in runs["reference"].get(key, {}).items():
+                for label, value in per.items():
+                    other = big.get(key, {}).get(source, {}).get(label)
+                    if label in ("n", "median") or value is None or other is None:
+                        continue
+                    lines.append(f"| {prefix}{source} | {label} | {value:.3f} | {other:.3f} |")
+        small_ms, big_ms = ref["latency_ms"]["median"], big["auc"]["latency_ms"]["median"]
+        lines.append(
+            f"| single post, 64 tokens (PyTorch, ms, median) | — | {small_ms:.2f} | {big_ms:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -178,6 +218,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--capacity", action="store_true", help="add a 12-layer reference run")
     parser.add_argument("--label", default="loso")
+    parser.add_argument(
+        "--cross", type=int, default=1000, help="eval_only rows per source (0: none)"
+    )
     args = parser.parse_args()
     args.hold_out = tuple(args.hold_out or DEFAULT_HOLD_OUT)
     logging.basicConfig(
