@@ -16,7 +16,7 @@ PEERS_STAMP := $(PEERS_VENV)/.installed
 EVAL_LABELS := --label toxicity=toxicity --label insult=insult --label threat=threat \
   --label hate=hate --label sexual=sexual --label self_harm=self_harm
 
-.PHONY: previous-text setup triton-setup peers-setup bench-cpu bench-load bench-peers readme up serve test lint typecheck unit integration bench bench-text bench-slowpath bench-images bench-triton train-spam train-text clean
+.PHONY: previous-text setup triton-setup peers-setup bench-cpu bench-load bench-peers readme up serve test lint typecheck unit integration bench bench-text bench-text-loso bench-slowpath bench-images bench-triton train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,9 @@ previous-text:
 
 bench-text: $(STAMP) previous-text  ## text model: modgate ONNX (int8, fp32) vs the previous model vs PyTorch
 	$(BIN)/python -m bench.text_latency
+
+bench-text-loso: $(STAMP)  ## text model: leave-one-source-out and 6 vs 12 layers (~50 min on 2 cores)
+	$(BIN)/python -m bench.text_loso --scale 0.15 --capacity
 
 bench-slowpath: $(STAMP)  ## slow path: deferred posts/s to the queue, queue claim/decide latency
 	$(BIN)/python -m bench.slowpath

@@ -282,9 +282,16 @@ def fit(
 
 
 def train_text_checkpoint(
-    data_dir: Path, out_dir: Path, config: TextTrainConfig, *, exclude: Sequence[str] = ()
+    data_dir: Path,
+    out_dir: Path,
+    config: TextTrainConfig,
+    *,
+    exclude: Sequence[str] = (),
+    calibrate: bool = True,
 ) -> dict[str, Any]:
-    """Fine-tune, calibrate on dev, save the checkpoint; returns the ``train.json`` record."""
+    """Fine-tune, calibrate on dev, save the checkpoint; returns the ``train.json`` record.
+    ``calibrate=False`` skips scoring the dev split and leaves the identity calibration: for
+    runs that compare raw logits (leave-one-source-out), never for a served model."""
     started = time.monotonic()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -315,10 +322,12 @@ def train_text_checkpoint(
     )
     steps = fit(net, encoder, rows, y, m, config=config, started=started, row_weights=weights)
     trained_s = time.monotonic() - started
-    dev_texts = [normalize_text(ex.text).text for ex in data.splits.dev]
-    dev_logits = predict_logits(net, encoder, encode_texts(encoder, dev_texts))
-    dev_y, dev_m = label_matrix(data.splits.dev, config.labels)
-    scales, biases = fit_calibration(dev_logits, dev_y, dev_m)
+    scales, biases = [1.0] * len(config.labels), [0.0] * len(config.labels)
+    if calibrate:
+        dev_texts = [normalize_text(ex.text).text for ex in data.splits.dev]
+        dev_logits = predict_logits(net, encoder, encode_texts(encoder, dev_texts))
+        dev_y, dev_m = label_matrix(data.splits.dev, config.labels)
+        scales, biases = fit_calibration(dev_logits, dev_y, dev_m)
     with torch.no_grad():
         net.get_buffer("calib_scale").copy_(torch.tensor(scales))
         net.get_buffer("calib_bias").copy_(torch.tensor(biases))
