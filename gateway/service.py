@@ -17,6 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -24,7 +25,7 @@ import grpc
 from decision import Policy, decide
 from gateway.author_store import AuthorStore, StoredAuthor, with_counters
 from gateway.fanout import PostScores, fan_out, not_scored
-from gateway.features import TextAnalyzer, assemble_features
+from gateway.features import TextAnalyzer, TextFeatures, assemble_features
 from gateway.images import ImageDecoder
 from gateway.metrics import GatewayMetrics
 from gateway.overload import SHED_REASON, OverloadGuard
@@ -41,6 +42,9 @@ from modgate.settings import GatewaySettings
 from modgate.types import Action, Post
 
 log = logging.getLogger(__name__)
+
+# Above this many characters of text in one call, text analysis leaves the event loop.
+INLINE_TEXT_CHARS = 500
 decisions_log = logging.getLogger("modgate.decisions")
 
 # Time kept back from the caller's own deadline to serialize and send the reply.
@@ -71,6 +75,10 @@ class ModerationService:
         self.author_store = author_store
         self.topics = Topics(settings.stream.topic_prefix)
         self.text_analyzer = text_analyzer or TextAnalyzer()
+        # One thread: text analysis is pure Python, so more threads would only take the GIL
+        # from the event loop more often; one keeps the loop's wait for it to a switch
+        # interval (5 ms) at most.
+        self._text_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-analysis")
         self.policy = policy
         self.classifiers = dict(classifiers)
         self.metrics = metrics
@@ -124,19 +132,32 @@ class ModerationService:
                     deadline = self.deadline_for(context, start)
                     verdicts = await self._moderate(posts, deadline, start)
             else:
-                verdicts = self._shed(posts, start)
+                verdicts = await self._shed(posts, start)
         except Exception as exc:  # RPC boundary: map to a status, log, count
             await self._abort(context, exc, method)
             raise  # unreachable: abort raises
         self.metrics.latency.labels(method).observe(loop.time() - start)
         return verdicts
 
-    def _shed(self, posts: Sequence[Post], start: float) -> list[pb.Verdict]:
+    async def _text_features(self, posts: Sequence[Post]) -> list[TextFeatures]:
+        """Language and normalization of each post's text: inline for short texts (tens of
+        microseconds), on a worker thread past ``INLINE_TEXT_CHARS`` per call, where a text
+        built to be slow costs milliseconds (tens for 10,000 characters) that must not hold
+        the event loop and every other call on it."""
+        if sum(len(post.text) for post in posts) <= INLINE_TEXT_CHARS:
+            return [self.text_analyzer.analyze(post) for post in posts]
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._text_pool, lambda: [self.text_analyzer.analyze(post) for post in posts]
+        )
+
+    async def _shed(self, posts: Sequence[Post], start: float) -> list[pb.Verdict]:
         """Overloaded: decide ``posts`` without decoding images or asking any model (no author
         lookup either); each verdict says which models were ``shed``."""
+        texts = await self._text_features(posts)
         features = [
-            assemble_features(post, self.text_analyzer.analyze(post), None, "shed")
-            for post in posts
+            assemble_features(post, text, None, "shed")
+            for post, text in zip(posts, texts, strict=True)
         ]
         scored = not_scored(self.classifiers, posts, SHED_REASON)
         return self._verdicts(posts, features, scored, start)
@@ -146,11 +167,10 @@ class ModerationService:
     ) -> list[pb.Verdict]:
         stored, source = await self._author_counters(posts, deadline)
         posts = [with_counters(post, stored.get(post.author.id)) for post in posts]
+        texts = await self._text_features(posts)
         features = [
-            assemble_features(
-                post, self.text_analyzer.analyze(post), stored.get(post.author.id), source
-            )
-            for post in posts
+            assemble_features(post, text, stored.get(post.author.id), source)
+            for post, text in zip(posts, texts, strict=True)
         ]
         scored = await fan_out(self.classifiers, posts, deadline=deadline)
         return self._verdicts(posts, features, scored, start)
