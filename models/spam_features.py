@@ -24,11 +24,21 @@ import numpy as np
 from modgate.types import Author
 
 HASH_BUCKETS = 512
+# Text features are read from the first this many characters (``chars`` counts them all):
+# spam says what it wants early, the training messages are at most 910 characters, and the
+# work per post stays bounded (a 10,000-character post cost ~40 ms of regexes and hashing on
+# an inference thread, holding the GIL against the event loop).
+FEATURE_CHARS = 2_000
 
+# Linear in the text, whatever it holds: a domain or an address may only start where its run
+# of characters starts (the lookbehinds); without them "a.+-" x 2,500 took 0.37 s (each
+# position rescanned the run for an "@"), "a-" x 5,000 3.3 s. The counts are unchanged on all
+# 30,357 texts of the SMS and Davidson sets (a domain glued to a leading "-" no longer counts).
 _URL = re.compile(
-    r"(?i)\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|co\.uk|biz|info|ly)\b"
+    r"(?i)\b(?:https?://|www\.)\S+"
+    r"|(?<![a-z0-9-])\b[a-z0-9-]+\.(?:com|net|org|co\.uk|biz|info|ly)\b"
 )
-_EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+\.[\w.]+\b")
+_EMAIL = re.compile(r"(?i)(?<![\w.+-])\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 _PHONE = re.compile(r"(?:\+?\d[\s-]?){9,14}\d")
 _SHORT_CODE = re.compile(r"(?<!\d)\d{5}(?!\d)")
 _MONEY = re.compile(
@@ -121,12 +131,14 @@ def build_features(texts: Sequence[str], authors: Sequence[Author | None]) -> np
     out = np.zeros((len(texts), N_FEATURES), dtype=np.float32)
     for i, (text, author) in enumerate(zip(texts, authors, strict=True)):
         a = author or Author()
-        out[i, : len(TEXT_FEATURES)] = _text_shape(text)
+        head = text[:FEATURE_CHARS]
+        out[i, : len(TEXT_FEATURES)] = _text_shape(head)
+        out[i, 0] = float(len(text))  # "chars": the whole post
         out[i, len(TEXT_FEATURES) : _HASH_OFFSET] = [
             _opt(a.account_age_days),
             _opt(a.followers),
             _opt(a.posts_last_hour),
             _opt(a.prior_violations),
         ]
-        _hash_tokens(text, out[i])
+        _hash_tokens(head, out[i])
     return out

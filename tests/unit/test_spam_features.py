@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import zlib
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from models.spam_features import (
     AUTHOR_FEATURES,
+    FEATURE_CHARS,
     FEATURE_NAMES,
     HASH_BUCKETS,
     N_FEATURES,
@@ -124,3 +126,33 @@ def test_batch_is_float32_with_one_row_per_text() -> None:
 def test_mismatched_texts_and_authors_raise() -> None:
     with pytest.raises(ValueError, match="2 texts but 1 authors"):
         build_features(["a", "b"], [None])
+
+
+# Texts that made the URL and address patterns rescan the rest of the text from every
+# position (0.4–3.3 s each before the patterns were guarded), at the gateway's 10,000-char limit.
+HOSTILE = {
+    "address characters without @": "a.+-" * 2_500,
+    "dashed run": "a-" * 5_000,
+    "dashed domain-like run": "a-b." * 2_500,
+    "@ after every letter": "x@" * 5_000,
+    "leet tokens": "1 3 3 7 " * 1_249,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_text_features_take_linear_time(text: str) -> None:
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        build_features([text], [Author()])
+        best = min(best, time.perf_counter() - t0)
+    assert best < 0.1, f"{best * 1000:.0f} ms for {len(text)} characters"
+
+
+def test_text_features_read_a_bounded_head_and_chars_counts_the_whole_post() -> None:
+    text = "Call 08001234567 now to claim your FREE prize! " * 200  # 9,400 characters
+    whole, head = features_of(text, Author(id="u")), features_of(text[:FEATURE_CHARS])
+    assert whole["chars"] == len(text)
+    assert head["chars"] == FEATURE_CHARS
+    names = [n for n in TEXT_FEATURES if n != "chars"] + [n for n in FEATURE_NAMES if "hash_" in n]
+    assert [whole[n] for n in names] == [head[n] for n in names]
