@@ -66,7 +66,7 @@ def test_up_moderate_review_and_shut_down_cleanly(tmp_path: Path) -> None:
         assert ready["gateway"] == f"127.0.0.1:{gw}"
         moderated = _run(
             "moderate", "--target", f"127.0.0.1:{gw}", "--post-id", "up-1",
-            "--text", "that take is kind of dumb", "--author-id", "ann-author",
+            "--text", "this is crap", "--author-id", "ann-author",
             "--followers", "50", env=env,
         )  # fmt: skip
         assert json.loads(moderated.stdout)["action"] == "DEFER", moderated.stderr
@@ -82,7 +82,7 @@ def test_up_moderate_review_and_shut_down_cleanly(tmp_path: Path) -> None:
         claimed = _run("review", "next", "--moderator", "ann", env=env)
         shown = json.loads(claimed.stdout)
         assert (shown["post_id"], shown["claimed_by"]) == ("up-1", "ann")
-        assert shown["text"] == "that take is kind of dumb"
+        assert shown["text"] == "this is crap"
 
         stolen = _run("review", "decide", "up-1", "-m", "bob", "--action", "remove", env=env)
         assert stolen.returncode == 1

@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.redis, pyt
 
 TOPICS = Topics()
 # Scores between the toxicity DEFER (0.60) and REMOVE (0.90) lines with the shipped model.
-BORDERLINE = "that take is kind of dumb"
+BORDERLINE = "this is crap"
 CLEAN = "that referee was trash tonight"
 
 

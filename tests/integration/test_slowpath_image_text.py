@@ -120,7 +120,7 @@ async def test_borderline_image_text_goes_to_moderators_with_its_score(
     queue: RedisModeratorQueue, check: ImageTextCheck
 ) -> None:
     sent = Sent()
-    route = await _router(queue, sent, check).route(deferred("p2", "that take is kind of dumb"))
+    route = await _router(queue, sent, check).route(deferred("p2", "this is crap"))
     assert route is Route.QUEUED
     [item] = await queue.peek(10)
     assert item.post_id == "p2"
