@@ -219,7 +219,9 @@ def _peer_quality(results: Path) -> list[str]:
         return []
     lines = [
         "Peers on the same held-out texts (Davidson rows left out: both peers were trained on "
-        "them); toxicity ROC-AUC ([`bench/results/peers-cpu.md`](bench/results/peers-cpu.md)):",
+        f"them), measured with modgate model `{peers['model_version']}` on "
+        f"{peers['date'][:10]}; toxicity ROC-AUC "
+        "([`bench/results/peers-cpu.md`](bench/results/peers-cpu.md)):",
         "",
         "| contender | English | all languages | Δ vs modgate int8 (all) |",
         "|---|---:|---:|---:|",

@@ -68,8 +68,9 @@ def render_markdown(result: Result, *, plot: str | None = None) -> str:
     lines += ["## Verdicts", ""]
     lines += _verdict_table("scope", [("all rows", r["overall"])])
     lines += [
-        "FP rate among auto-removals: removed posts whose known labels are all 0, over removed "
-        "posts with a known label. DEFER share of gold-negative posts (all known labels 0) and of "
+        "FP rate among auto-removals: wrong removals over the removals the labels can judge "
+        "(`toxicity` decides where a row has it, else the categories that removed the post; "
+        "`retrain/removals.py`). DEFER share of gold-negative posts (all known labels 0) and of "
         "gold-positive posts (any label 1).",
         "",
     ]
