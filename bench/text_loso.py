@@ -48,8 +48,7 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
 
 
 def _scores(checkpoint: Path, test: list[Any]) -> dict[str, dict[str, Any]]:
-    """ROC-AUC per source and label of ``test`` under the checkpoint's network (and, under
-    the key ``latency_ms``, its single-post PyTorch latency at 64 tokens, median of 100)."""
+    """ROC-AUC per source and label of ``test`` under the checkpoint's network."""
     from models.text_encoding import TextEncoder
     from modgate.textnorm import normalize_text
     from retrain.text import encode_texts, load_checkpoint, predict_logits
@@ -66,7 +65,7 @@ def _scores(checkpoint: Path, test: list[Any]) -> dict[str, dict[str, Any]]:
     rows = encode_texts(encoder, [normalize_text(ex.text).text for ex in test])
     logits = predict_logits(net, encoder, rows)
     labels = record["config"]["labels"]
-    out: dict[str, dict[str, Any]] = {"latency_ms": {"n": 100, "median": _latency(net, encoder)}}
+    out: dict[str, dict[str, Any]] = {}
     for source in sorted({ex.source for ex in test}):
         idx = [i for i, ex in enumerate(test) if ex.source == source]
         per: dict[str, Any] = {"n": len(idx)}
@@ -79,25 +78,37 @@ def _scores(checkpoint: Path, test: list[Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _latency(net: Any, encoder: Any, tokens: int = 64, rounds: int = 100) -> float:
-    """Median single-post forward time (ms) in PyTorch at ``tokens`` tokens: the relative
-    cost of an encoder size (the ONNX int8 path is faster, in the same proportion)."""
+def _latency(checkpoints: dict[str, Path], tokens: int = 64, rounds: int = 200) -> dict[str, float]:
+    """Median single-post PyTorch forward time (ms) at ``tokens`` tokens of each checkpoint's
+    network, measured in turns (every round runs each once, in rotating order) so that load
+    on the machine hits them alike: the relative cost of an encoder size."""
     import statistics
     import time
 
     import torch
 
-    from retrain.text import _tensor_batch
+    from retrain.text import load_checkpoint
 
-    ids, mask = _tensor_batch(encoder, [[5] * tokens])
-    samples = []
+    nets = {name: load_checkpoint(path)[0].eval() for name, path in checkpoints.items()}
+    ids, mask = (
+        torch.full((1, tokens), 5, dtype=torch.long),
+        torch.ones((1, tokens), dtype=torch.long),
+    )
+    samples: dict[str, list[float]] = {name: [] for name in nets}
+    names = list(nets)
     with torch.no_grad():
-        for i in range(rounds + 10):
-            t0 = time.perf_counter()
-            net(ids, mask)
-            if i >= 10:
-                samples.append((time.perf_counter() - t0) * 1000.0)
-    return round(statistics.median(samples), 2)
+        for r in range(rounds + 10):
+            for k in range(len(names)):
+                name = names[(r + k) % len(names)]
+                t0 = time.perf_counter()
+                nets[name](ids, mask)
+                if r >= 10:
+                    samples[name].append((time.perf_counter() - t0) * 1000.0)
+    return {name: round(statistics.median(v), 2) for name, v in samples.items()}
+
+
+def _run_dir(tmp: Path, name: str) -> Path:
+    return tmp / name.replace(" ", "_").replace(",", "")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,7 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         plan.append(("reference, 12 layers", replace(base, layers="0-11"), ()))
     with tempfile.TemporaryDirectory() as tmp:
         for name, config, exclude in plan:
-            checkpoint = Path(tmp) / name.replace(" ", "_").replace(",", "")
+            checkpoint = _run_dir(Path(tmp), name)
             record = train_text_checkpoint(
                 data_dir, checkpoint, config, exclude=exclude, calibrate=False
             )
@@ -151,6 +162,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if cross and not exclude:
                 runs[name]["cross_auc"] = _scores(checkpoint, cross)
             print(json.dumps({name: runs[name]["auc"]}), flush=True)
+        if args.capacity:
+            references = [name for name, _, exclude in plan if not exclude]
+            latency = _latency({name: _run_dir(Path(tmp), name) for name in references})
+            for name, ms in latency.items():
+                runs[name]["latency_ms_64_tokens"] = ms
     return {
         "machine": machine(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -184,7 +200,7 @@ def render(result: dict[str, Any]) -> str:
         loso = runs[f"without {family}"]["auc"]
         for source in sources:
             for label, value in ref.get(source, {}).items():
-                if label == "n" or value is None:  # latency_ms is not a source
+                if label == "n" or value is None:
                     continue
                 held = loso.get(source, {}).get(label)
                 delta = f"{held - value:+.3f}" if held is not None else "—"
@@ -206,10 +222,11 @@ def render(result: dict[str, Any]) -> str:
             for source, per in runs["reference"].get(key, {}).items():
                 for label, value in per.items():
                     other = big.get(key, {}).get(source, {}).get(label)
-                    if label in ("n", "median") or value is None or other is None:
+                    if label == "n" or value is None or other is None:
                         continue
                     lines.append(f"| {prefix}{source} | {label} | {value:.3f} | {other:.3f} |")
-        small_ms, big_ms = ref["latency_ms"]["median"], big["auc"]["latency_ms"]["median"]
+        small_ms = runs["reference"]["latency_ms_64_tokens"]
+        big_ms = big["latency_ms_64_tokens"]
         lines.append(
             f"| single post, 64 tokens (PyTorch, ms, median) | — | {small_ms:.2f} | {big_ms:.2f} |"
         )
