@@ -80,8 +80,8 @@ previous-text:
 bench-text: $(STAMP) previous-text  ## text model: modgate ONNX (int8, fp32) vs the previous model vs PyTorch
 	$(BIN)/python -m bench.text_latency
 
-bench-text-loso: $(STAMP)  ## text model: leave-one-source-out and 6 vs 12 layers (~50 min on 2 cores)
-	$(BIN)/python -m bench.text_loso --scale 0.15 --capacity
+bench-text-loso: $(STAMP)  ## text model: leave-one-source-out and 6 vs 12 layers (~35 min on 2 cores)
+	$(BIN)/python -m bench.text_loso --scale 0.1 --capacity
 
 bench-slowpath: $(STAMP)  ## slow path: deferred posts/s to the queue, queue claim/decide latency
 	$(BIN)/python -m bench.slowpath

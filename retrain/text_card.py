@@ -110,7 +110,7 @@ def _severe_table(misses: Mapping[str, Any]) -> str:
 
 def _dev_policy_table(policy: Mapping[str, Any]) -> str:
     lines = [
-        "| label | known dev rows | REMOVE (≤ 1 % FP) | per language | DEFER "
+        "| label | known dev rows | REMOVE (≤ 1 % FP, 95 % conf.) | per language | DEFER "
         "| clean rows ≥ DEFER |",
         "|---|---|---|---|---|---|",
     ]
