@@ -53,6 +53,13 @@ class Thresholds:
         lang = self.remove_by_language.get(language, {})
         return np.array([lang.get(label, self.remove[label]) for label in labels])
 
+    def remove_lines(self, labels: Sequence[str], examples: Sequence[TextExample]) -> np.ndarray:
+        """[rows, labels] REMOVE lines, each row at its post's language."""
+        rows = {lang: self.remove_row(labels, lang) for lang in {ex.language for ex in examples}}
+        if not examples:
+            return np.zeros((0, len(labels)))
+        return np.vstack([rows[ex.language] for ex in examples])
+
 
 def _line(value: object) -> float:
     return 1.01 if value is None else float(value)  # type: ignore[arg-type]
@@ -98,13 +105,13 @@ def group_metrics(
     """Per-label metrics over ``examples`` (rows with an unknown label are skipped for it)."""
     result: dict[str, Any] = {"n": len(examples)}
     f1s = []
+    remove_at = th.remove_lines(labels, examples)
     for j, label in enumerate(labels):
         known = [i for i, ex in enumerate(examples) if ex.labels.get(label) is not None]
         if not known:
             continue
         y = np.array([examples[i].labels[label] for i in known], dtype=np.int64)
-        lines = np.array([th.remove_row([label], examples[i].language)[0] for i in known])
-        metrics = label_metrics(y, probs[known, j], lines)
+        metrics = label_metrics(y, probs[known, j], remove_at[known, j])
         result[label] = metrics
         f1s.append(metrics["f1_at_0.5"])
     if f1s:
@@ -138,18 +145,14 @@ def identity_false_positives(
         if ex.functionality and ex.labels.get("hate") == 0:
             groups[f"{ex.source}:{ex.functionality}"].append(i)
     out: dict[str, Any] = {}
+    remove_at = th.remove_lines(labels, examples)
     for key, idx in sorted(groups.items()):
         row: dict[str, Any] = {"n": len(idx)}
         for j, label in enumerate(labels):
             p = probs[idx, j]
             row[label] = {
                 "above_defer": round(float((p >= th.defer[label]).mean()), 4),
-                "above_remove": round(
-                    float(
-                        (p >= [th.remove_row([label], examples[i].language)[0] for i in idx]).mean()
-                    ),
-                    4,
-                ),
+                "above_remove": round(float((p >= remove_at[idx, j]).mean()), 4),
             }
         out[key] = row
     return out
@@ -187,7 +190,7 @@ def functional_flags(
     above its DEFER line: the post is reviewed or removed) and removed (any head at or above
     REMOVE). Harmful functionalities (``*_h``) should be flagged, look-alikes allowed."""
     defer_at = np.array([th.defer[label] for label in labels])
-    remove_at = np.vstack([th.remove_row(labels, ex.language) for ex in examples])
+    remove_at = th.remove_lines(labels, examples)
     flagged: np.ndarray = np.asarray((probs >= defer_at).any(axis=1))
     removed: np.ndarray = np.asarray((probs >= remove_at).any(axis=1))
     groups: dict[str, list[int]] = defaultdict(list)
@@ -242,10 +245,10 @@ def post_removals(
     whose rightness the gold labels tell (``retrain.removals.removal_truth``) and the share
     of toxic posts removed, per source and language — what a platform sees, whichever head
     fired."""
-    remove_at = np.vstack([th.remove_row(labels, ex.language) for ex in examples])
+    remove_at = th.remove_lines(labels, examples)
     fired: np.ndarray = np.asarray(probs >= remove_at)
     removed: np.ndarray = np.asarray(fired.any(axis=1))
-    gold = np.array([[_as_gold(ex.labels.get(label)) for label in labels] for ex in examples])
+    gold = gold_matrix(examples, labels)
     right = removal_truth(gold, fired, labels)
     toxic = np.full(len(gold), np.nan)
     if "toxicity" in labels:
@@ -270,8 +273,15 @@ def post_removals(
     }
 
 
-def _as_gold(value: int | None) -> float:
-    return np.nan if value is None else float(value)
+def gold_matrix(examples: Sequence[TextExample], labels: Sequence[str]) -> np.ndarray:
+    """[rows, labels] gold labels, NaN where a row's source does not tell."""
+    return np.array(
+        [
+            [np.nan if ex.labels.get(label) is None else ex.labels[label] for label in labels]
+            for ex in examples
+        ],
+        dtype=float,
+    ).reshape(len(examples), len(labels))
 
 
 def _grouped_summary(
@@ -336,7 +346,7 @@ def dev_policy(
     DEFER line that keeps ``severe_recall`` of a severe label's positives (others: the
     balanced point 0.5), with the dev DEFER share of clean posts it costs. A suggestion for
     the policy file, reviewed by a person, never applied automatically."""
-    gold = np.array([[_as_gold(ex.labels.get(label)) for label in labels] for ex in dev])
+    gold = gold_matrix(dev, labels)
     out: dict[str, Any] = {}
     for j, label in enumerate(labels):
         fired = np.zeros_like(gold, dtype=bool)

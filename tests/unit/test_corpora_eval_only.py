@@ -315,3 +315,22 @@ def test_rejects_a_malformed_file_naming_it(
 def test_a_missing_file_names_it(tmp_path: Path, corpus: Corpus) -> None:
     with pytest.raises(DataError, match=f"^{re.escape(str(tmp_path))}/eval_only/.*: not found"):
         corpus.load(tmp_path)
+
+
+def test_no_eval_only_text_reaches_training_or_its_vocabulary(
+    data_dir: Path, by_source: dict[str, list[TextExample]]
+) -> None:
+    """Training rows hold no eval-only text (a text that occurs in a training corpus too is
+    left out of the check), and the texts the pruned vocabulary is chosen from are exactly
+    the training corpora's rows (the first v2 added every eval-only text)."""
+    from retrain.text import TextTrainConfig, load_training_data, vocabulary_texts
+
+    config = TextTrainConfig()
+    data = load_training_data(data_dir, config)
+    own = {ex.text for ex in data.splits.train + data.splits.dev + data.splits.test}
+    measured = {ex.text for rows in by_source.values() for ex in rows} - own
+    assert len(measured) > 100_000
+    assert not measured & {ex.text for ex in data.train}
+    splits = data.splits
+    corpus_rows = len(data.train) + len(splits.dev) + len(splits.test)
+    assert len(vocabulary_texts(data, config)) == corpus_rows
