@@ -174,7 +174,7 @@ class Gateway:
             await self.service.author_store.aclose()
         for clf in self.service.classifiers.values():
             await clf.aclose()
-        self.service.decoder.close()
+        self.service.close()
         log.info("gateway stopped")
 
 

@@ -139,6 +139,11 @@ class ModerationService:
         self.metrics.latency.labels(method).observe(loop.time() - start)
         return verdicts
 
+    def close(self) -> None:
+        """Release the worker threads (after the server has drained its calls)."""
+        self.decoder.close()
+        self._text_pool.shutdown(wait=True, cancel_futures=True)
+
     async def _text_features(self, posts: Sequence[Post]) -> list[TextFeatures]:
         """Language and normalization of each post's text: inline for short texts (tens of
         microseconds), on a worker thread past ``INLINE_TEXT_CHARS`` per call, where a text
