@@ -178,13 +178,19 @@ class ModeratorQueue(Protocol):
         note: str = "",
         outbox: Sequence[tuple[str, bytes, bytes]] = (),
     ) -> Decided:
-        """Apply a moderator action under a live lease (LeaseError otherwise), atomically:
+        """Apply a moderator action by the lease holder (LeaseError otherwise), atomically:
         remove or escalate the item, update the author's counters, and append ``outbox``
         records ``(topic, key, value)`` for the relay to publish."""
         ...
 
     async def release(self, post_id: str, moderator_id: str) -> None:
         """Give a claimed item back before its lease expires."""
+        ...
+
+    async def renew(self, post_id: str, moderator_id: str) -> float:
+        """Extend a lease its holder still has by the queue's lease time; return the new expiry
+        (unix seconds). A lease past its expiry still counts until a claim reclaims the item,
+        for ``renew`` and ``decide`` alike."""
         ...
 
     async def author_counters(self, author_id: str) -> AuthorCounters: ...

@@ -104,10 +104,9 @@ end
 if h[1] ~= 'leased' or h[2] ~= moderator then
   return redis.error_reply('MODGATE_NOT_HOLDER')
 end
+-- A lease past its expiry still counts while nobody reclaimed the item (a claim moves
+-- expired items back to waiting first, and then the holder check above fails).
 local now = now_s()
-if tonumber(h[3]) <= now then
-  return redis.error_reply('MODGATE_LEASE_EXPIRED')
-end
 redis.call('ZREM', prefix .. h[4] .. ':leased', post_id)
 if action == 'escalate' then
   to_waiting(item, post_id, prefix .. 'senior:waiting')
@@ -144,6 +143,30 @@ end
 redis.call('ZREM', prefix .. h[3] .. ':leased', post_id)
 to_waiting(item, post_id, prefix .. h[3] .. ':waiting')
 return 1
+"""
+)
+
+# ARGV: prefix, post_id, moderator_id, lease_s. Extends a lease its holder still has (also one
+# past its expiry that no claim has reclaimed yet). Returns the new expiry.
+RENEW = (
+    _HELPERS
+    + """
+local prefix, post_id = ARGV[1], ARGV[2]
+local item = prefix .. 'item:' .. post_id
+local h = redis.call('HMGET', item, 'status', 'claimed_by', 'queue')
+if not h[1] then
+  return redis.error_reply('MODGATE_NOT_FOUND')
+end
+if h[1] == 'decided' then
+  return redis.error_reply('MODGATE_DECIDED')
+end
+if h[1] ~= 'leased' or h[2] ~= ARGV[3] then
+  return redis.error_reply('MODGATE_NOT_HOLDER')
+end
+local expiry = fmt(now_s() + tonumber(ARGV[4]))
+redis.call('ZADD', prefix .. h[3] .. ':leased', expiry, post_id)
+redis.call('HSET', item, 'lease_expires_at', expiry)
+return expiry
 """
 )
 

@@ -20,7 +20,8 @@ directly (HMGET prior_violations trust reviews):
 - ``Poutbox`` STREAM: entries {topic, key, value} for the relay to publish to Kafka.
 
 Expired leases go back to waiting lazily, at the next ``claim`` on their queue: until then
-``depth`` and ``peek`` do not count them. Decided item hashes and done markers are kept (no TTL).
+``depth`` and ``peek`` do not count them, and their holder may still ``renew`` or ``decide``
+(a moderator who took longer than the lease loses the item only if someone else needed it). Decided item hashes and done markers are kept (no TTL).
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ _T = TypeVar("_T")
 
 _LEASE_DETAILS = {
     "MODGATE_NOT_HOLDER": "does not hold the lease",
-    "MODGATE_LEASE_EXPIRED": "lease expired",
     "MODGATE_DECIDED": "cannot act: the item was already decided",
 }
 
@@ -153,6 +153,7 @@ class RedisModeratorQueue:
         self._claim = redis.register_script(queue_lua.CLAIM)
         self._decide = redis.register_script(queue_lua.DECIDE)
         self._release = redis.register_script(queue_lua.RELEASE)
+        self._renew = redis.register_script(queue_lua.RENEW)
         self._author = redis.register_script(queue_lua.AUTHOR)
 
     @classmethod
@@ -296,7 +297,7 @@ class RedisModeratorQueue:
         note: str = "",
         outbox: Sequence[tuple[str, bytes, bytes]] = (),
     ) -> Decided:
-        """Apply ``action`` under a live lease, atomically with the author's counters and the
+        """Apply ``action`` by the lease holder, atomically with the author's counters and the
         ``outbox`` records. ESCALATE moves the item to the senior queue, keeping its age."""
         records = [part for record in outbox for part in record]
         args = [self._prefix, post_id, moderator_id, action.value, note, *records]
@@ -321,6 +322,19 @@ class RedisModeratorQueue:
             await self._release(args=[self._prefix, post_id, moderator_id])
         except redis.exceptions.ResponseError as exc:
             raise _script_error(exc, post_id, moderator_id) from exc
+
+    @_redis_errors
+    async def renew(self, post_id: str, moderator_id: str) -> float:
+        """Extend ``moderator_id``'s lease on ``post_id`` by ``lease_s`` from now; return the new
+        expiry (LeaseError unless they still hold it: a lease past its expiry still counts
+        until a claim reclaims the item)."""
+        try:
+            expiry = await self._renew(
+                args=[self._prefix, post_id, moderator_id, repr(self._settings.lease_s)]
+            )
+        except redis.exceptions.ResponseError as exc:
+            raise _script_error(exc, post_id, moderator_id) from exc
+        return float(_bytes(expiry))
 
     @_redis_errors
     async def record_author_outcome(

@@ -2,7 +2,7 @@
 
 ``next`` claims the highest-priority item under a lease and prints it; ``show`` prints any
 item; ``decide`` applies approve / remove / reduce / escalate (only by the lease holder);
-``release`` gives an item back; ``list`` shows the waiting items with live priorities.
+``renew`` extends a lease you hold; ``release`` gives an item back; ``list`` shows the waiting items with live priorities.
 Redis comes from ``MODGATE_REDIS__URL`` (default redis://127.0.0.1:6379/0, where
 ``modgate up`` puts it).
 """
@@ -132,6 +132,17 @@ def release(post_id: str, moderator: Moderator) -> None:
 
     async def work(queue: RedisModeratorQueue) -> None:
         await queue.release(post_id, moderator)
+
+    _with_queue(work)
+
+
+@review_app.command("renew")
+def renew(post_id: str, moderator: Moderator) -> None:
+    """Extend the lease on an item you hold (also one past its expiry nobody reclaimed)."""
+
+    async def work(queue: RedisModeratorQueue) -> None:
+        expiry = await queue.renew(post_id, moderator)
+        _print({"post_id": post_id, "claimed_by": moderator, "lease_expires_at": expiry})
 
     _with_queue(work)
 

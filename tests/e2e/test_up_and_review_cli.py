@@ -87,6 +87,9 @@ def test_up_moderate_review_and_shut_down_cleanly(tmp_path: Path) -> None:
         stolen = _run("review", "decide", "up-1", "-m", "bob", "--action", "remove", env=env)
         assert stolen.returncode == 1
         assert "does not hold the lease" in stolen.stderr
+        renewed = _run("review", "renew", "up-1", "-m", "ann", env=env)
+        assert renewed.returncode == 0, renewed.stderr
+        assert json.loads(renewed.stdout)["claimed_by"] == "ann"
 
         decided = _run("review", "decide", "up-1", "-m", "ann", "--action", "remove", env=env)
         assert decided.returncode == 0, decided.stderr

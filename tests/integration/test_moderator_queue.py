@@ -200,14 +200,60 @@ async def test_an_expired_lease_returns_the_item_to_the_queue(make_queue: MakeQu
         await queue.decide("p1", "mod-1", ModeratorAction.REMOVE)
 
 
-async def test_deciding_after_the_lease_expired_raises(make_queue: MakeQueue) -> None:
+async def test_a_lapsed_lease_nobody_reclaimed_still_decides(make_queue: MakeQueue) -> None:
+    """A moderator slower than the lease loses the item only if someone else claimed it."""
     queue = make_queue(queue_settings(lease_s=0.3))
     await add(queue, "p1")
     assert await queue.claim("mod-1") is not None
     await asyncio.sleep(0.5)
-    with pytest.raises(LeaseError, match="lease expired"):
+    decided = await queue.decide("p1", "mod-1", ModeratorAction.APPROVE)
+    assert decided.action is ModeratorAction.APPROVE
+    assert (await queue.author_counters("author-1")).reviews == 1
+    assert await queue.claim("mod-2") is None  # not handed out again
+
+
+async def test_a_lapsed_lease_someone_reclaimed_cannot_decide(make_queue: MakeQueue) -> None:
+    queue = make_queue(queue_settings(lease_s=0.3))
+    await add(queue, "p1")
+    await add(queue, "p2")
+    assert await queue.claim("mod-1") is not None
+    await asyncio.sleep(0.5)
+    assert await queue.claim("mod-2") is not None  # reclaims p1's lapsed lease first
+    with pytest.raises(LeaseError, match="does not hold the lease"):
         await queue.decide("p1", "mod-1", ModeratorAction.APPROVE)
+    with pytest.raises(LeaseError, match="does not hold the lease"):
+        await queue.renew("p1", "mod-1")
     assert (await queue.author_counters("author-1")).reviews == 0
+
+
+async def test_renew_extends_the_lease_so_no_claim_takes_the_item(make_queue: MakeQueue) -> None:
+    queue = make_queue(queue_settings(lease_s=0.4))
+    await add(queue, "p1")
+    first = await queue.claim("mod-1")
+    assert first is not None
+    for _ in range(3):  # 0.75 s in all, well past one lease
+        await asyncio.sleep(0.25)
+        expiry = await queue.renew("p1", "mod-1")
+        assert expiry > time.time() + 0.3
+        assert await queue.claim("mod-2") is None
+    item = await queue.get("p1")
+    assert (item.claimed_by, item.lease_expires_at) == ("mod-1", expiry)
+    with pytest.raises(LeaseError, match="does not hold the lease"):
+        await queue.renew("p1", "mod-2")
+    await queue.decide("p1", "mod-1", ModeratorAction.REMOVE)
+    with pytest.raises(LeaseError, match="already decided"):
+        await queue.renew("p1", "mod-1")
+    with pytest.raises(ItemNotFoundError):
+        await queue.renew("nope", "mod-1")
+
+
+async def test_a_lapsed_lease_can_be_renewed_until_reclaimed(make_queue: MakeQueue) -> None:
+    queue = make_queue(queue_settings(lease_s=0.3))
+    await add(queue, "p1")
+    assert await queue.claim("mod-1") is not None
+    await asyncio.sleep(0.5)
+    await queue.renew("p1", "mod-1")
+    assert await queue.claim("mod-2") is None
 
 
 async def test_decide_by_a_moderator_without_the_lease_raises(queue: RedisModeratorQueue) -> None:
