@@ -21,7 +21,8 @@ directly (HMGET prior_violations trust reviews):
 
 Expired leases go back to waiting lazily, at the next ``claim`` on their queue: until then
 ``depth`` and ``peek`` do not count them, and their holder may still ``renew`` or ``decide``
-(a moderator who took longer than the lease loses the item only if someone else needed it). Decided item hashes and done markers are kept (no TTL).
+(a moderator who took longer than the lease loses the item only if someone else needed it).
+Decided item hashes and done markers are kept (no TTL).
 """
 
 from __future__ import annotations

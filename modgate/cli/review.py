@@ -2,7 +2,8 @@
 
 ``next`` claims the highest-priority item under a lease and prints it; ``show`` prints any
 item; ``decide`` applies approve / remove / reduce / escalate (only by the lease holder);
-``renew`` extends a lease you hold; ``release`` gives an item back; ``list`` shows the waiting items with live priorities.
+``renew`` extends a lease you hold; ``release`` gives an item back; ``list`` shows the waiting
+items with live priorities.
 Redis comes from ``MODGATE_REDIS__URL`` (default redis://127.0.0.1:6379/0, where
 ``modgate up`` puts it).
 """
