@@ -195,18 +195,21 @@ class ModeratorQueue(Protocol):
 
     async def author_counters(self, author_id: str) -> AuthorCounters: ...
 
-    async def record_author_outcome(
-        self, author_id: str, action: ModeratorAction
-    ) -> AuthorCounters:
-        """Count an outcome decided outside the queue (the LLM judge's confident removals)."""
-        ...
-
     async def is_done(self, post_id: str) -> bool:
         """True once a post was queued or finalized: redeliveries are skipped."""
         ...
 
-    async def mark_done(self, post_id: str, outcome: str) -> None:
-        """Record that a post was finalized without the queue (by the judge)."""
+    async def mark_done(
+        self,
+        post_id: str,
+        outcome: str,
+        *,
+        author_id: str = "",
+        author_action: ModeratorAction | None = None,
+    ) -> bool:
+        """Record that a post was finalized without the queue (by the judge, or the image-text
+        check) and count ``author_action`` against ``author_id``, atomically and once per post:
+        False, changing nothing, when the post was already done."""
         ...
 
     async def depth(self, queue: QueueName = QueueName.MAIN) -> int:

@@ -170,11 +170,20 @@ return expiry
 """
 )
 
-# KEYS: author. ARGV: action. Counts one outcome; returns the author's counters.
-AUTHOR = (
+# KEYS: done, author (or the done key again when there is no author). ARGV: outcome, author
+# action ('' for none). Marks a post finalized outside the queue and counts the outcome against
+# its author in one step, once: a retry after a lost reply finds the done mark and changes
+# nothing. Returns 1 when marked now, 0 when the post was already done.
+FINALIZE = (
     _HELPERS
     + """
-bump_author(KEYS[1], ARGV[1])
-return redis.call('HMGET', KEYS[1], 'prior_violations', 'approved', 'reviews', 'trust')
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' then
+  bump_author(KEYS[2], ARGV[2])
+end
+return 1
 """
 )

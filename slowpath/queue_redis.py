@@ -155,7 +155,7 @@ class RedisModeratorQueue:
         self._decide = redis.register_script(queue_lua.DECIDE)
         self._release = redis.register_script(queue_lua.RELEASE)
         self._renew = redis.register_script(queue_lua.RENEW)
-        self._author = redis.register_script(queue_lua.AUTHOR)
+        self._finalize = redis.register_script(queue_lua.FINALIZE)
 
     @classmethod
     def from_url(
@@ -338,15 +338,6 @@ class RedisModeratorQueue:
         return float(_bytes(expiry))
 
     @_redis_errors
-    async def record_author_outcome(
-        self, author_id: str, action: ModeratorAction
-    ) -> AuthorCounters:
-        """Count one outcome for an author outside the queue (the judge's confident removals):
-        REMOVE/REDUCE add a prior violation, APPROVE an approval; ESCALATE changes nothing."""
-        values = await self._author(keys=[self._key("author", author_id)], args=[action.value])
-        return _counters(values)
-
-    @_redis_errors
     async def author_counters(self, author_id: str) -> AuthorCounters:
         values = await self._redis.hmget(
             self._key("author", author_id), ["prior_violations", "approved", "reviews", "trust"]
@@ -354,9 +345,23 @@ class RedisModeratorQueue:
         return _counters(values)
 
     @_redis_errors
-    async def mark_done(self, post_id: str, outcome: str) -> None:
-        """Record a final outcome for a post decided without the queue (enqueue then refuses it)."""
-        await self._redis.set(self._key("done", post_id), outcome)
+    async def mark_done(
+        self,
+        post_id: str,
+        outcome: str,
+        *,
+        author_id: str = "",
+        author_action: ModeratorAction | None = None,
+    ) -> bool:
+        """Record a final outcome for a post decided without the queue (enqueue then refuses
+        it) and, in the same step, count ``author_action`` against ``author_id``: REMOVE/REDUCE
+        add a prior violation, APPROVE an approval. Idempotent per post: False (and nothing
+        changed) when the post was already done, so a retried route never counts twice."""
+        done = self._key("done", post_id)
+        counted = author_id and author_action not in (None, ModeratorAction.ESCALATE)
+        keys = [done, self._key("author", author_id) if counted else done]
+        action = author_action.value if counted and author_action else ""
+        return bool(await self._finalize(keys=keys, args=[outcome, action]))
 
     @_redis_errors
     async def is_done(self, post_id: str) -> bool:

@@ -10,7 +10,8 @@ tests and benchmarks drive it directly (``slowpath/app.py`` wires it to the stre
    when it is ALLOW or REMOVE (source ``model``); otherwise the text goes on to the judge;
 4. ask the LLM judge, when one is configured; a confident opinion (the policy's
    ``judge.auto_decide_confidence``, no injection suspected) is final: an action and a label
-   go to Kafka with source ``llm``, and a removal counts against the author;
+   go to Kafka with source ``llm``; then one atomic step marks the post done and counts a
+   removal against the author (once per post, however often the route is retried);
 5. otherwise the post joins the moderator queue with the judge's opinion attached.
 
 ``process_with_retries`` wraps it: poison goes to the dead-letter topic at once; a Redis
@@ -216,10 +217,13 @@ class DeferredRouter:
         )
         await self.emitter.send_and_wait(self.topics.actions, key, encode(action))
         await self.emitter.send_and_wait(self.topics.labels, key, encode(label))
-        if violates and post.author.id:
-            await self.queue.record_author_outcome(post.author.id, ModeratorAction.REMOVE)
         route = Route.LLM_REMOVE if violates else Route.LLM_ALLOW
-        await self.queue.mark_done(post.post_id, route.value)
+        await self.queue.mark_done(
+            post.post_id,
+            route.value,
+            author_id=post.author.id,
+            author_action=ModeratorAction.REMOVE if violates else None,
+        )
         return route
 
 

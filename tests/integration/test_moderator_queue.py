@@ -23,6 +23,7 @@ from slowpath.queue_redis import RedisModeratorQueue
 pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 PREFIX = "t:"
+REMOVE, REDUCE, ESCALATE = ModeratorAction.REMOVE, ModeratorAction.REDUCE, ModeratorAction.ESCALATE
 HOUR = 3600.0
 WEIGHTS = {"hate": 3.0, "spam": 1.0}
 MakeQueue = Callable[..., RedisModeratorQueue]
@@ -326,12 +327,25 @@ async def test_an_unknown_author_has_neutral_counters(queue: RedisModeratorQueue
 
 
 async def test_judge_outcomes_count_toward_author_counters(queue: RedisModeratorQueue) -> None:
-    await queue.record_author_outcome("a1", ModeratorAction.REMOVE)
-    counters = await queue.record_author_outcome("a1", ModeratorAction.REDUCE)
+    assert await queue.mark_done("p1", "llm_remove", author_id="a1", author_action=REMOVE)
+    assert await queue.mark_done("p2", "llm_remove", author_id="a1", author_action=REDUCE)
+    counters = await queue.author_counters("a1")
     assert (counters.prior_violations, counters.approved, counters.reviews) == (2, 0, 2)
     assert counters.trust == pytest.approx(1 / 4)
-    unchanged = await queue.record_author_outcome("a1", ModeratorAction.ESCALATE)
-    assert unchanged == counters == await queue.author_counters("a1")
+    await queue.mark_done("p3", "escalated", author_id="a1", author_action=ESCALATE)
+    await queue.mark_done("p4", "llm_allow", author_id="a1")
+    assert await queue.author_counters("a1") == counters
+    assert await queue.is_done("p3")
+    assert await queue.is_done("p4")
+
+
+async def test_a_finalized_post_counts_against_its_author_once(queue: RedisModeratorQueue) -> None:
+    """A route retried after a lost reply (or a redelivery) must not count a removal twice."""
+    assert await queue.mark_done("p1", "llm_remove", author_id="a1", author_action=REMOVE)
+    for _ in range(3):
+        assert not await queue.mark_done("p1", "llm_remove", author_id="a1", author_action=REMOVE)
+    assert (await queue.author_counters("a1")).prior_violations == 1
+    assert await queue.outcome("p1") == "llm_remove"
 
 
 async def test_escalate_moves_the_item_to_the_senior_queue_keeping_its_sort_key(

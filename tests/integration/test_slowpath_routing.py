@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis.asyncio
 from pydantic import SecretStr
 
 from decision import load_policy
@@ -18,6 +20,7 @@ from modgate.pb import moderation_pb2 as pb
 from modgate.pb import records_pb2 as rpb
 from modgate.records import Topics, decode, encode
 from modgate.settings import DEFAULT_POLICY, JudgeSettings, QueueSettings
+from slowpath.errors import QueueUnavailableError
 from slowpath.llm_openai import OpenAiJudge
 from slowpath.queue_redis import RedisModeratorQueue
 from slowpath.worker import DeferredRouter, Route, process_with_retries
@@ -208,4 +211,41 @@ async def test_redis_outage_is_waited_out_and_the_post_is_not_lost(
     assert await asyncio.wait_for(task, 20) is Route.QUEUED
     assert (await queue.get("p4")).post_id == "p4"
     assert not sent.records
+    await queue.aclose()
+
+
+class FlakyDoneMarks(RedisModeratorQueue):
+    """Redis trouble at the done mark: the first ``mark_done`` fails before it runs
+    (``before=True``) or after it ran with its reply lost (``before=False``)."""
+
+    def __init__(self, *args: Any, before: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before = before
+        self.failures = 1
+
+    async def mark_done(self, *args: Any, **kwargs: Any) -> bool:
+        if self.failures and self.before:
+            self.failures -= 1
+            raise QueueUnavailableError("connection reset before the done mark")
+        done = await super().mark_done(*args, **kwargs)
+        if self.failures:
+            self.failures -= 1
+            raise QueueUnavailableError("reply to the done mark lost")
+        return done
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["fails-before", "reply-lost"])
+async def test_a_retried_removal_counts_against_the_author_once(
+    redis_server: LocalRedis, chat: ScriptedChatServer, tmp_path: Path, before: bool
+) -> None:
+    chat.on("case-confident-violation", CASES[0][1])
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    queue = FlakyDoneMarks(client, QueueSettings(), before=before)
+    sent = Sent()
+    settings = slowpath_settings(LocalBroker(port=1), redis_server, tmp_path)
+    record = deferred("p5", "case-confident-violation", author="author-5")
+    route = await process_with_retries(router(queue, chat, sent), b"p5", record, settings)
+    assert route is (Route.LLM_REMOVE if before else Route.DUPLICATE)
+    assert (await queue.author_counters("author-5")).prior_violations == 1
+    assert await queue.outcome("p5") == "llm_remove"
     await queue.aclose()
