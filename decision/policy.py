@@ -45,6 +45,9 @@ class CategoryPolicy(_Frozen):
     # Spike mode may raise defer_above up to this bound, never further (None: no raise).
     spike_max_defer_above: Probability | None = None
     description: str = ""
+    # What a score of this category is about: the post's text, or its images. The slow path's
+    # LLM judge reads text only, so it never allows a post deferred for an ``images`` category.
+    seen_in: Literal["text", "images"] = "text"
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -488,6 +488,9 @@ class SlowpathSettings(BaseSettings):
     # MODGATE_OCR__ENGINE=off leaves it to moderators. ``ocr.mode`` does not apply here.
     ocr: OcrSettings = OcrSettings()
     images: ImageSettings = ImageSettings()
+    # The hash bank, matched again for every deferred post with image bytes (the bank may
+    # have grown since the gateway's verdict). Point it at the gateway's bank file.
+    hashbank: HashBankSettings = HashBankSettings()
     text_model: str = f"onnx://{ARTIFACTS_DIR / 'text' / 'model.onnx'}"
     onnx: OnnxSettings = OnnxSettings()
     triton: TritonSettings = TritonSettings()

@@ -31,6 +31,7 @@ from slowpath.errors import QueueUnavailableError
 from slowpath.image_text import ImageTextCheck
 from slowpath.interface import LlmJudge
 from slowpath.llm_openai import OpenAiJudge
+from slowpath.media_check import KnownMediaCheck
 from slowpath.metrics import SlowpathMetrics
 from slowpath.queue_redis import RedisModeratorQueue
 from slowpath.worker import DeferredRouter, process_with_retries
@@ -95,6 +96,11 @@ class SlowpathWorker:
             judge = OpenAiJudge(settings.judge, self.policy)
         self.judge = judge
         self.image_text = image_text_check(settings)
+        self.known_media = (
+            KnownMediaCheck(settings.hashbank, settings.images)
+            if settings.hashbank.enabled
+            else None
+        )
         self.app = self._build_app()
         self.router = DeferredRouter(
             queue=self.queue,
@@ -104,6 +110,7 @@ class SlowpathWorker:
             judge=self.judge,
             metrics=self.metrics,
             image_text=self.image_text,
+            known_media=self.known_media,
         )
 
     def _build_app(self) -> faust.App:
@@ -157,11 +164,13 @@ class SlowpathWorker:
     async def start(self) -> None:
         await self.app.start()
         log.info(
-            "slow-path worker %s consuming %s (judge %s, image text %s, concurrency %d)",
+            "slow-path worker %s consuming %s (judge %s, image text %s, hash bank %s, "
+            "concurrency %d)",
             self.settings.app_id,
             self.topics.deferred,
             self.judge.model if self.judge else "off: deferred posts go to moderators",
             self.image_text.reader.version if self.image_text else "off",
+            self.settings.hashbank.path if self.known_media else "off",
             self.settings.worker_concurrency,
         )
 
@@ -171,6 +180,8 @@ class SlowpathWorker:
             await self.judge.aclose()
         if self.image_text is not None:
             self.image_text.close()
+        if self.known_media is not None:
+            self.known_media.close()
         await self.queue.aclose()
         log.info("slow-path worker %s stopped", self.settings.app_id)
 

@@ -13,7 +13,8 @@ class SlowpathMetrics:
         self.registry = CollectorRegistry()
         self.routed = Counter(
             "modgate_slowpath_routed",
-            "Deferred posts by route (queued, llm_remove, llm_allow, duplicate, dead_letter).",
+            "Deferred posts by route (queued, llm_remove, llm_allow, ocr_allow, ocr_remove, "
+            "media_remove, duplicate, dead_letter).",
             ["route"],
             registry=self.registry,
         )
@@ -41,6 +42,19 @@ class SlowpathMetrics:
             "modgate_slowpath_ocr_checks",
             "Posts whose image text the slow path read, by result (allow, remove, review).",
             ["result"],
+            registry=self.registry,
+        )
+        self.media_checks = Counter(
+            "modgate_slowpath_known_media_checks",
+            "Posts whose images the slow path matched against the hash bank again, by the "
+            "policy's action on the match (remove, defer, allow).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.judge_held = Counter(
+            "modgate_slowpath_judge_held",
+            "Posts the judge found clean that still went to moderators, because they were "
+            "deferred for something it cannot see (images).",
             registry=self.registry,
         )
 

@@ -5,14 +5,19 @@ tests and benchmarks drive it directly (``slowpath/app.py`` wires it to the stre
 
 1. decode the ``DeferredPost`` (an undecodable record or unknown schema is poison);
 2. skip it if the post was already finalized or queued (redelivery, spool replay);
-3. read the text inside its images when the gateway could not (``slowpath/image_text.py``):
+3. match its images against the hash bank as it is now (``slowpath/media_check.py``): a
+   match the policy removes is final (source ``model``, the bank entry as reason);
+4. read the text inside its images when the gateway could not (``slowpath/image_text.py``):
    if that unread text was the only reason to defer, the policy's new verdict on it is final
    when it is ALLOW or REMOVE (source ``model``); otherwise the text goes on to the judge;
-4. ask the LLM judge, when one is configured; a confident opinion (the policy's
-   ``judge.auto_decide_confidence``, no injection suspected) is final: an action and a label
-   go to Kafka with source ``llm``; then one atomic step marks the post done and counts a
-   removal against the author (once per post, however often the route is retried);
-5. otherwise the post joins the moderator queue with the judge's opinion attached.
+5. ask the LLM judge, when one is configured. It reads text only, so it decides only what it
+   can see: a confident "violates" (the policy's ``judge.auto_decide_confidence``, no
+   injection suspected) is final; a confident "clean" is final only when nothing the judge
+   cannot see asked for review (``unseen_reasons``: an image category, unread image text, a
+   missing model of a post with images). A final opinion sends an action and a label to
+   Kafka with source ``llm``; then one atomic step marks the post done and counts a removal
+   against the author (once per post, however often the route is retried);
+6. otherwise the post joins the moderator queue with the judge's opinion attached.
 
 ``process_with_retries`` wraps it: poison goes to the dead-letter topic at once; a Redis
 outage is retried with capped exponential backoff for as long as it lasts (the record is
@@ -29,12 +34,14 @@ import uuid
 from enum import StrEnum
 from typing import Protocol
 
-from decision import Policy
+from decision import Policy, decide
+from models.interface import Prediction
 from models.ocr import ImageText
+from modgate.pb import moderation_pb2 as pb
 from modgate.pb import records_pb2 as rpb
 from modgate.records import RecordError, Topics, decode, encode
 from modgate.settings import SlowpathSettings
-from modgate.types import Action
+from modgate.types import KNOWN_MEDIA, Action, Verdict
 from slowpath.errors import QueueUnavailableError
 from slowpath.image_text import ImageTextCheck, recheck
 from slowpath.interface import (
@@ -45,6 +52,7 @@ from slowpath.interface import (
     ModeratorAction,
     ModeratorQueue,
 )
+from slowpath.media_check import KnownMediaCheck
 from slowpath.metrics import SlowpathMetrics
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,7 @@ class Route(StrEnum):
     LLM_ALLOW = "llm_allow"
     OCR_ALLOW = "ocr_allow"
     OCR_REMOVE = "ocr_remove"
+    MEDIA_REMOVE = "media_remove"
     DUPLICATE = "duplicate"
     DEAD_LETTER = "dead_letter"
 
@@ -87,6 +96,34 @@ def action_id(post_id: str, source: str) -> str:
     return uuid.uuid5(_ACTION_NAMESPACE, f"{source}:{post_id}").hex
 
 
+# Post-wide reasons about what the text-only judge cannot see.
+OCR_UNREAD = "ocr.unread"
+ALL_MISSING = "all.models_missing"
+
+
+def unseen_reasons(
+    record: rpb.DeferredPost, policy: Policy, checked: frozenset[str] | set[str] = frozenset()
+) -> list[str]:
+    """The DEFER reasons of ``record`` that a judge reading only text cannot weigh: a category
+    the policy marks ``seen_in: images`` (or does not know), unread image text, or no model at
+    all for a post with images. ``checked`` names categories and reason codes the slow path
+    has since looked at itself (``known_media``, ``ocr.unread``)."""
+    has_images = bool(record.post.images) or bool(record.images)
+    unseen = []
+    for reason in record.verdict.reasons:
+        if reason.action != pb.DEFER:
+            continue
+        if reason.code in checked or reason.category in checked:
+            continue
+        if reason.category:
+            category = policy.categories.get(reason.category)
+            if category is None or category.seen_in != "text":
+                unseen.append(reason.code)
+        elif reason.code == OCR_UNREAD or (reason.code == ALL_MISSING and has_images):
+            unseen.append(reason.code)
+    return unseen
+
+
 class DeferredRouter:
     def __init__(
         self,
@@ -98,9 +135,11 @@ class DeferredRouter:
         judge: LlmJudge | None = None,
         metrics: SlowpathMetrics | None = None,
         image_text: ImageTextCheck | None = None,
+        known_media: KnownMediaCheck | None = None,
     ) -> None:
         self.queue = queue
         self.image_text = image_text
+        self.known_media = known_media
         self.emitter = emitter
         self.policy = policy
         self.topics = topics
@@ -115,6 +154,15 @@ class DeferredRouter:
         if await self.queue.is_done(post.post_id):
             return Route.DUPLICATE
         text, scores = post.text, dict(record.verdict.scores)
+        checked: set[str] = set()  # what the slow path has looked at again itself
+        if self.known_media is not None and self.known_media.applies_to(record):
+            matched = await self.known_media.match(record)
+            if matched is not None:
+                again = self._known_media_verdict(record, matched)
+                self.metrics.media_checks.labels(again.action.value).inc()
+                if again.action is Action.REMOVE:
+                    return await self._finalize_known_media(record, again)
+                checked.add(KNOWN_MEDIA)
         if self.image_text is not None and self.image_text.applies_to(record):
             found = await self.image_text.read(record)
             if found is not None:
@@ -122,13 +170,22 @@ class DeferredRouter:
                 self.metrics.ocr_checks.labels(final.value if final else "review").inc()
                 if final is not None:
                     return await self._finalize_image_text(record, final, found)
+                checked.add(OCR_UNREAD)
                 if found.text:
                     text = f"{post.text}\n\n[text inside the images]\n{found.text}".strip()
         judgement = await self._judge(record, text, scores) if self.judge is not None else None
         if judgement is not None and judgement.is_confident(
             self.policy.judge.auto_decide_confidence
         ):
-            return await self._finalize(record, judgement)
+            unseen = unseen_reasons(record, self.policy, checked)
+            if judgement.outcome is JudgeOutcome.VIOLATES or not unseen:
+                return await self._finalize(record, judgement)
+            self.metrics.judge_held.inc()
+            log.info(
+                "post %s: the judge found its text clean, but %s needs eyes: queued",
+                post.post_id,
+                ",".join(unseen),
+            )
         await self.queue.enqueue(
             post_id=post.post_id,
             decision_id=record.verdict.decision_id,
@@ -182,6 +239,32 @@ class DeferredRouter:
         route = Route.OCR_REMOVE if remove else Route.OCR_ALLOW
         await self.queue.mark_done(post.post_id, route.value)
         return route
+
+    def _known_media_verdict(self, record: rpb.DeferredPost, matched: Prediction) -> Verdict:
+        features = {"region": record.post.region, "language": record.verdict.language}
+        return decide(matched.scores, features, self.policy, evidence=matched.evidence)
+
+    async def _finalize_known_media(self, record: rpb.DeferredPost, verdict: Verdict) -> Route:
+        """A match with the hash bank as it is now, which the policy removes: final."""
+        assert self.known_media is not None
+        post = record.post
+        cited = [r for r in verdict.reasons if r.code.startswith(f"{KNOWN_MEDIA}.entry.")]
+        action = rpb.ActionRecord(
+            action_id=action_id(post.post_id, "known-media"),
+            post_id=post.post_id,
+            decision_id=record.verdict.decision_id,
+            outcome=rpb.OUTCOME_REMOVE,
+            source=rpb.MODEL,
+            actor=self.known_media.version,
+            category=KNOWN_MEDIA,
+            reason=",".join(r.code for r in cited) or f"{KNOWN_MEDIA}.remove_above",
+            note="; ".join(r.detail for r in cited),
+            decided_at=time.time(),
+            final=True,
+        )
+        await self.emitter.send_and_wait(self.topics.actions, post.post_id.encode(), encode(action))
+        await self.queue.mark_done(post.post_id, Route.MEDIA_REMOVE.value)
+        return Route.MEDIA_REMOVE
 
     async def _finalize(self, record: rpb.DeferredPost, judgement: Judgement) -> Route:
         post = record.post
