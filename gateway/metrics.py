@@ -45,6 +45,13 @@ class GatewayMetrics:
             ["method"],
             registry=self.registry,
         )
+        self.abandoned = Counter(
+            "modgate_abandoned_calls",
+            "Calls whose caller gave up (cancelled, or its deadline passed): at ingress (no work "
+            "done) or by the time the verdict was made (logged, never published).",
+            ["method", "stage"],
+            registry=self.registry,
+        )
         self.errors = Counter(
             "modgate_internal_errors",
             "Requests that failed with INTERNAL.",

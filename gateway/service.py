@@ -8,6 +8,9 @@ with a broker configured it is also published (``gateway/records.py``): the deci
 always, the deferred post for a DEFER, the final action for ALLOW/REMOVE. Publishing only
 buffers, so it never delays a verdict. Past capacity (``gateway/overload.py``) a call skips
 image decoding and the models and is decided at once, degraded, with its models ``shed``.
+A caller that gives up costs little: a deadline already past on arrival is answered
+DEADLINE_EXCEEDED before any work, a cancelled call cancels its model calls, and a verdict made
+after the caller left is logged (``abandoned: true``) but never published.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 
@@ -51,6 +54,24 @@ decisions_log = logging.getLogger("modgate.decisions")
 REPLY_MARGIN_S = 0.003
 
 _ACTIONS = {Action.ALLOW: pb.ALLOW, Action.REMOVE: pb.REMOVE, Action.DEFER: pb.DEFER}
+
+
+class _Decided(NamedTuple):
+    """One verdict made, before it is recorded (logged, counted, published)."""
+
+    post: Post
+    features: dict[str, Any]
+    action: Action
+    message: pb.Verdict
+    missing: list[tuple[str, str]]
+
+
+def _caller_gone(context: grpc.aio.ServicerContext[Any, Any], *, margin_s: float = 0.0) -> bool:
+    """True when the caller cancelled, or less than ``margin_s`` is left of its deadline."""
+    if context.cancelled():
+        return True
+    remaining = context.time_remaining()
+    return remaining is not None and remaining <= margin_s
 
 
 class ModerationService:
@@ -124,20 +145,34 @@ class ModerationService:
         moderate, map errors, time."""
         loop = asyncio.get_running_loop()
         start = loop.time()
+        if _caller_gone(context, margin_s=REPLY_MARGIN_S):
+            # The caller's deadline passed (or leaves no time for a reply) before the call
+            # reached us (queued in the server or the network): nobody will read a verdict,
+            # so none is made or published.
+            self.metrics.abandoned.labels(method, "ingress").inc()
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed on arrival")
         try:
             posts = parse(data)
             if self.overload.admit(len(posts)):
                 with self.overload.scoring_posts(len(posts)):
                     posts = await self.decoder.decode_posts(posts, batch=batch)
                     deadline = self.deadline_for(context, start)
-                    verdicts = await self._moderate(posts, deadline, start)
+                    decided = await self._moderate(posts, deadline, start)
             else:
-                verdicts = await self._shed(posts, start)
+                decided = await self._shed(posts, start)
         except Exception as exc:  # RPC boundary: map to a status, log, count
             await self._abort(context, exc, method)
             raise  # unreachable: abort raises
+        # A caller that gave up (cancelled, or its deadline passed while we worked) never
+        # sees these verdicts: they are logged as abandoned and published nowhere, so no
+        # deferred post reaches the slow path for a post its service never got a verdict for.
+        abandoned = _caller_gone(context)
+        if abandoned:
+            self.metrics.abandoned.labels(method, "verdict").inc()
+        for verdict in decided:
+            self._record(verdict, abandoned=abandoned)
         self.metrics.latency.labels(method).observe(loop.time() - start)
-        return verdicts
+        return [verdict.message for verdict in decided]
 
     def close(self) -> None:
         """Release the worker threads (after the server has drained its calls)."""
@@ -156,7 +191,7 @@ class ModerationService:
             self._text_pool, lambda: [self.text_analyzer.analyze(post) for post in posts]
         )
 
-    async def _shed(self, posts: Sequence[Post], start: float) -> list[pb.Verdict]:
+    async def _shed(self, posts: Sequence[Post], start: float) -> list[_Decided]:
         """Overloaded: decide ``posts`` without decoding images or asking any model (no author
         lookup either); each verdict says which models were ``shed``."""
         texts = await self._text_features(posts)
@@ -169,7 +204,7 @@ class ModerationService:
 
     async def _moderate(
         self, posts: Sequence[Post], deadline: float, start: float
-    ) -> list[pb.Verdict]:
+    ) -> list[_Decided]:
         stored, source = await self._author_counters(posts, deadline)
         posts = [with_counters(post, stored.get(post.author.id)) for post in posts]
         texts = await self._text_features(posts)
@@ -186,7 +221,7 @@ class ModerationService:
         features: Sequence[dict[str, Any]],
         scored: Sequence[PostScores],
         start: float,
-    ) -> list[pb.Verdict]:
+    ) -> list[_Decided]:
         for post, feats, result in zip(posts, features, scored, strict=True):
             feats.update(result.notes)
             if post.images and "ocr" not in feats:
@@ -211,7 +246,7 @@ class ModerationService:
 
     def _verdict(
         self, post: Post, features: dict[str, Any], result: PostScores, latency_ms: float
-    ) -> pb.Verdict:
+    ) -> _Decided:
         verdict = decide(
             result.scores,
             features,
@@ -250,19 +285,13 @@ class ModerationService:
             text_normalization=[s for s in str(features["text_normalization"]).split(",") if s],
             ocr=str(features.get("ocr") or ""),
         )
-        self._record(post, features, verdict.action, message, missing)
-        return message
+        return _Decided(post, features, verdict.action, message, missing)
 
-    def _record(
-        self,
-        post: Post,
-        features: dict[str, Any],
-        action: Action,
-        message: pb.Verdict,
-        missing: list[tuple[str, str]],
-    ) -> None:
+    def _record(self, decided: _Decided, *, abandoned: bool) -> None:
+        """Count, publish (unless the caller is gone) and log one verdict."""
+        post, features, action, message, missing = decided
         self.metrics.verdicts.labels(action.value, str(message.degraded).lower()).inc()
-        if self.sink is not None:
+        if self.sink is not None and not abandoned:
             publish_verdict(
                 self.sink,
                 self.topics,
@@ -289,6 +318,7 @@ class ModerationService:
                     "spike_mode": message.spike_mode,
                     "latency_ms": round(message.server_latency_ms, 3),
                     "client_metadata": dict(post.client_metadata),
+                    "abandoned": abandoned,
                     "logged_at": time.time(),
                 }
             },

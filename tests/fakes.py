@@ -1,5 +1,6 @@
 """A function-backed classifier for tests: scores come from a plain function, optionally after
-a delay or by raising — to exercise deadlines, failures and degradation without patching."""
+a delay or by raising — to exercise deadlines, failures and degradation without patching; and
+an in-memory ``RecordSink`` that keeps what the gateway published."""
 
 from __future__ import annotations
 
@@ -46,3 +47,22 @@ class FunctionClassifier:
 
 def constant(category: Category, value: float) -> Callable[[Post], Scores]:
     return lambda _post: {category: value}
+
+
+class ListSink:
+    """The gateway's ``RecordSink`` in memory: every published record, in order."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, bytes]] = []
+
+    def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        self.records.append((topic, key, value))
+
+    def keys(self, topic: str) -> list[bytes]:
+        return [key for t, key, _ in self.records if t == topic]
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -17,22 +17,9 @@ from modgate.records import (
     features_to_wire,
 )
 from modgate.types import Author, Image, Post
+from tests.fakes import ListSink
 
 TOPICS = Topics()
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.records: list[tuple[str, bytes, bytes]] = []
-
-    def publish(self, topic: str, key: bytes, value: bytes) -> None:
-        self.records.append((topic, key, value))
-
-    async def start(self) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _post(images: tuple[Image, ...] = ()) -> Post:
