@@ -6,7 +6,8 @@ score that would have deferred through), or ``<cat>.model_missing`` (its model w
 failed: severe categories always DEFER, others follow ``on_missing``). Post-wide rules:
 ``all.models_missing`` when no model answered at all, ``ocr.unread`` when a post's images
 were not read by OCR in time (feature ``ocr`` is ``skipped_budget``, ``deferred`` or ``failed``; the
-policy's ``images.on_ocr_unread`` says what then), ``all.below_thresholds`` when nothing
+policy's ``images.on_ocr_unread`` says what then), ``images.undecoded`` (DEFER) when feature
+``images_undecoded`` counts images not decoded in time, ``all.below_thresholds`` when nothing
 else fired. ``evidence`` (e.g. the hash-bank entry an image matched) is cited right after
 its category's rule, with that rule's action. The verdict's action is the most severe
 action any rule asked for.
@@ -54,9 +55,9 @@ def decide(
         reasons.extend(
             replace(e, action=action, category=category) for e in evidence if e.category == category
         )
-    ocr = _ocr_rule(features, policy)
-    if ocr is not None:
-        reasons.append(ocr)
+    for post_wide in (_ocr_rule(features, policy), _undecoded_rule(features)):
+        if post_wide is not None:
+            reasons.append(post_wide)
     reasons.extend(_post_wide_rules(scores, missing, reasons, policy))
     reasons.sort(key=lambda r: -r.action.severity)
     return Verdict(
@@ -108,6 +109,7 @@ def _missing_rule(category: Category, thresholds: CategoryPolicy) -> Reason:
 
 
 OCR_UNREAD = frozenset({"skipped_budget", "deferred", "failed"})
+IMAGES_UNDECODED = "images.undecoded"
 
 
 def _ocr_rule(features: Features, policy: Policy) -> Reason | None:
@@ -117,6 +119,16 @@ def _ocr_rule(features: Features, policy: Policy) -> Reason | None:
     action = Action(policy.images.on_ocr_unread)
     detail = f"text inside the images was not read (ocr: {status})"
     return Reason("ocr.unread", action, detail=detail)
+
+
+def _undecoded_rule(features: Features) -> Reason | None:
+    """Images the gateway could not decode in time were seen by no image model: never allow
+    them unseen."""
+    count = features.get("images_undecoded")
+    if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
+        return None
+    detail = f"{count} image(s) not decoded in time: no image model saw them"
+    return Reason(IMAGES_UNDECODED, Action.DEFER, detail=detail)
 
 
 def _post_wide_rules(

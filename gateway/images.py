@@ -3,10 +3,13 @@ one time limit, before any model sees the post.
 
 Each image is decoded on a small thread pool by ``models.image_decode.decode_image``
 (format allow-list, header-checked pixel limits, polyglot check). A refused image fails the
-whole call with INVALID_ARGUMENT naming it (``images[1].data``, ``posts[3].images[0].data``);
-so does a call whose images are not all decoded within ``images.decode_timeout_ms``. A
-decode already running when the limit passes finishes in the background (its cost is
-bounded by the pixel limits); images not yet started are cancelled.
+whole call with INVALID_ARGUMENT naming it (``images[1].data``, ``posts[3].images[0].data``):
+that is the client's fault. Running out of time is the server's: images not decoded within
+``images.decode_timeout_ms`` are left undecoded (``Image.decoded`` None) and the service
+defers their post, degraded. A decode already running when the limit passes finishes in the
+background; images not yet started are cancelled. Decodes share one memory budget
+(``images.decode_memory_mb``, estimated from each header): a burst of large PNGs waits its
+turn instead of taking the process's memory.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from gateway.metrics import GatewayMetrics
-from models.image_decode import ImageDecodeError, decode_image
+from models.image_decode import DecodeBudget, ImageDecodeError, decode_cost_bytes, decode_image
 from modgate.errors import BadInputError
 from modgate.settings import ImageSettings
 from modgate.types import DecodedImage, Post
@@ -29,12 +32,14 @@ class ImageDecoder:
     def __init__(self, settings: ImageSettings, metrics: GatewayMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.budget = DecodeBudget(settings.decode_memory_mb << 20)
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=settings.decode_workers, thread_name_prefix="decode"
         )
 
     async def decode_posts(self, posts: Sequence[Post], *, batch: bool) -> list[Post]:
-        """``posts`` with ``Image.decoded`` filled in; BadInputError naming a bad image."""
+        """``posts`` with ``Image.decoded`` filled in (None for images not decoded in time);
+        BadInputError naming a bad image."""
         jobs = [(i, j) for i, post in enumerate(posts) for j in range(len(post.images))]
         if not jobs:
             return list(posts)
@@ -54,13 +59,12 @@ class ImageDecoder:
         _, pending = await asyncio.wait(futures, timeout=self.settings.decode_timeout_ms / 1000.0)
         for future in pending:
             future.cancel()
-        decoded: dict[tuple[int, int], DecodedImage] = {}
+        decoded: dict[tuple[int, int], DecodedImage | None] = {}
         for (i, j), future in zip(jobs, futures, strict=True):
             field = f"posts[{i}].images[{j}].data" if batch else f"images[{j}].data"
             if future in pending:
-                raise BadInputError(
-                    field, f"not decoded within {self.settings.decode_timeout_ms:g} ms"
-                )
+                decoded[(i, j)] = None
+                continue
             error = future.exception()
             if isinstance(error, ImageDecodeError):
                 raise BadInputError(field, str(error))
@@ -69,6 +73,8 @@ class ImageDecoder:
             decoded[(i, j)] = future.result()
         if self.metrics is not None:
             self.metrics.image_decode.observe(loop.time() - started)
+            if pending:
+                self.metrics.image_decode_timeouts.inc(len(pending))
         return [
             dataclasses.replace(
                 post,
@@ -83,7 +89,8 @@ class ImageDecoder:
         ]
 
     def _decode_one(self, data: bytes, mime_type: str) -> DecodedImage:
-        return decode_image(data, mime_type=mime_type, limits=self.settings)
+        with self.budget.reserve(decode_cost_bytes(data, self.settings)):
+            return decode_image(data, mime_type=mime_type, limits=self.settings)
 
     def close(self) -> None:
         if self._executor is not None:

@@ -93,6 +93,11 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.image_decode_timeouts = Counter(
+            "modgate_image_decode_timeouts",
+            "Images not decoded within images.decode_timeout_ms (their posts are deferred).",
+            registry=self.registry,
+        )
         self.image_decode = Histogram(
             "modgate_image_decode_seconds",
             "Time to decode the images of one call.",

@@ -213,6 +213,11 @@ class ModerationService:
             for post, text in zip(posts, texts, strict=True)
         ]
         scored = await fan_out(self.classifiers, posts, deadline=deadline)
+        for post, feats, result in zip(posts, features, scored, strict=True):
+            undecoded = sum(1 for image in post.images if image.decoded is None)
+            if undecoded:  # decoding ran out of time: degraded, and the policy defers
+                feats["images_undecoded"] = undecoded
+                result.missing_models["image_decode"] = "timeout"
         return self._verdicts(posts, features, scored, start)
 
     def _verdicts(

@@ -33,6 +33,7 @@ import io
 import struct
 import threading
 import warnings
+from collections.abc import Iterator
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -131,6 +132,43 @@ def decode_image(data: bytes, *, mime_type: str = "", limits: ImageSettings) -> 
         source_width=source_width,
         source_height=source_height,
     )
+
+
+def decode_cost_bytes(data: bytes, limits: ImageSettings) -> int:
+    """About how much memory decoding ``data`` takes at its peak, from the header alone: a
+    JPEG is DCT-scaled while decoding to at most twice the working side (RGB); the other
+    formats decode at full size (RGBA at worst). Unknown sizes count as the pixel limit."""
+    fmt = sniff_format(data)
+    size = _header_size(data, fmt) if fmt is not None else None
+    pixels = min(size[0] * size[1], limits.max_pixels) if size else limits.max_pixels
+    if fmt == "jpeg":
+        return min(pixels, (2 * limits.working_max_side) ** 2) * 3
+    return pixels * 4
+
+
+class DecodeBudget:
+    """Memory for decodes running at once, across threads: ``reserve(cost)`` blocks until
+    ``cost`` fits under ``limit_bytes`` (a cost above the whole limit waits to run alone)."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self.in_use = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def reserve(self, cost: int) -> Iterator[None]:
+        cost = min(cost, self.limit_bytes)
+        with self._cond:
+            self._cond.wait_for(lambda: self.in_use + cost <= self.limit_bytes)
+            self.in_use += cost
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_use -= cost
+                self._cond.notify_all()
 
 
 def _corrupt(name: str, exc: BaseException) -> ImageDecodeError:

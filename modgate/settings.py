@@ -252,10 +252,16 @@ class ImageSettings(BaseModel):
     # The decoded working copy is downscaled (aspect kept) to at most this side; models
     # resize to 224-256 px and OCR reads at most ``ocr.max_side``, so more is wasted work.
     working_max_side: Annotated[int, Field(ge=64, le=8192)] = 1024
-    # Wall-clock limit for decoding one post's images; past it the post is refused.
+    # Wall-clock limit for decoding one call's images; images not decoded by then are left
+    # unread and the post is DEFERred, degraded (reason ``images.undecoded``): a busy server
+    # never blames the client.
     decode_timeout_ms: Annotated[float, Field(gt=0, le=10_000)] = 150.0
     # Threads that decode images (never the event loop).
     decode_workers: Annotated[int, Field(ge=1, le=64)] = 2
+    # Memory that decodes running at once may take, estimated from each header (PNG, WebP
+    # and GIF decode at full size: a 40 MP PNG needs ~160 MB; JPEG is scaled while decoding).
+    # A decode waits for room; one larger than the whole budget runs alone.
+    decode_memory_mb: Annotated[int, Field(ge=16, le=65_536)] = 256
     # Refuse bytes after the image's end marker (JPEG EOI, PNG IEND, GIF trailer, WebP
     # RIFF size): the signature of polyglot files (image + ZIP/HTML/script).
     reject_trailing_data: bool = True

@@ -99,15 +99,16 @@ def action_id(post_id: str, source: str) -> str:
 # Post-wide reasons about what the text-only judge cannot see.
 OCR_UNREAD = "ocr.unread"
 ALL_MISSING = "all.models_missing"
+IMAGES_UNDECODED = "images.undecoded"
 
 
 def unseen_reasons(
     record: rpb.DeferredPost, policy: Policy, checked: frozenset[str] | set[str] = frozenset()
 ) -> list[str]:
     """The DEFER reasons of ``record`` that a judge reading only text cannot weigh: a category
-    the policy marks ``seen_in: images`` (or does not know), unread image text, or no model at
-    all for a post with images. ``checked`` names categories and reason codes the slow path
-    has since looked at itself (``known_media``, ``ocr.unread``)."""
+    the policy marks ``seen_in: images`` (or does not know), unread image text, undecoded
+    images, or no model at all for a post with images. ``checked`` names categories and
+    reason codes the slow path has since looked at itself (``known_media``, ``ocr.unread``)."""
     has_images = bool(record.post.images) or bool(record.images)
     unseen = []
     for reason in record.verdict.reasons:
@@ -119,7 +120,9 @@ def unseen_reasons(
             category = policy.categories.get(reason.category)
             if category is None or category.seen_in != "text":
                 unseen.append(reason.code)
-        elif reason.code == OCR_UNREAD or (reason.code == ALL_MISSING and has_images):
+        elif reason.code in (OCR_UNREAD, IMAGES_UNDECODED) or (
+            reason.code == ALL_MISSING and has_images
+        ):
             unseen.append(reason.code)
     return unseen
 

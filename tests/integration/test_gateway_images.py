@@ -172,3 +172,24 @@ async def test_ocr_left_to_the_slow_path_is_reported_deferred(
     text_only = await moderate(stub, text="nice coffee")
     assert text_only.ocr == ""
     assert text_only.action == pb.ALLOW
+
+
+async def test_images_not_decoded_in_time_defer_the_post_degraded_not_blame_the_client(
+    start_gateway: StartGateway,
+) -> None:
+    """Running out of decode time is the server's trouble: the verdict is a degraded DEFER
+    naming the undecoded images, never INVALID_ARGUMENT; a later call still decodes."""
+    # ~5 MB, about 0.2 s to decode at full size (PNG has no reduced-size decode).
+    big_png = encode(photo("astronaut").resize((2500, 2500)), "PNG", compress_level=1)
+    stub = await _gateway(
+        start_gateway, deadline_ms=10_000, images={"decode_timeout_ms": 5, "decode_workers": 1}
+    )
+    verdict = await moderate(stub, big_png, text="holiday pictures")
+    assert verdict.action == pb.DEFER
+    assert verdict.degraded
+    assert "image_decode: timeout" in verdict.missing_reasons
+    assert "images.undecoded" in verdict.reason_codes
+    small = encode(photo("coffee").resize((160, 120)), quality=85)
+    await asyncio.sleep(0.6)  # the big decode finishes in the background meanwhile
+    again = await moderate(stub, small, text="a coffee")
+    assert "images.undecoded" not in again.reason_codes

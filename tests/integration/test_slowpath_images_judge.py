@@ -90,6 +90,7 @@ UNSEEN = [
     ("nsfw-missing", [reason("nsfw.model_missing", "nsfw")]),
     ("known-media-missing", [reason("known_media.model_missing", "known_media")]),
     ("ocr-unread", [reason("ocr.unread")]),
+    ("undecoded", [reason("images.undecoded")]),
     ("all-missing", [reason("all.models_missing")]),
     ("unknown-category", [reason("weapons.defer_above", "weapons")]),
     (

@@ -1,6 +1,6 @@
 """The policy's image rules: a hash-bank match is cited by its entry with the action of the
 ``known_media`` rule, and text inside images that was not read defers (or allows, as the
-policy says) with ``ocr.unread``."""
+policy says) with ``ocr.unread``; images not decoded in time defer with ``images.undecoded``."""
 
 from __future__ import annotations
 
@@ -49,3 +49,11 @@ def test_the_policy_may_accept_unread_image_text() -> None:
     verdict = decide({"toxicity": 0.1}, {"ocr": "skipped_budget"}, policy)
     assert verdict.action is Action.ALLOW
     assert verdict.reason_codes == ("ocr.unread",)
+
+
+def test_images_not_decoded_in_time_defer_the_post() -> None:
+    verdict = decide({"toxicity": 0.01, "nsfw": 0.01}, {"images_undecoded": 2}, POLICY)
+    assert verdict.action is Action.DEFER
+    [reason] = [r for r in verdict.reasons if r.code == "images.undecoded"]
+    assert "2 image(s)" in reason.detail
+    assert decide({"toxicity": 0.01}, {"images_undecoded": 0}, POLICY).action is Action.ALLOW

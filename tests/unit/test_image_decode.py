@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import threading
 import time
 import warnings
 import zipfile
@@ -19,7 +20,9 @@ from PIL import Image
 
 from models.image_decode import (
     SUPPORTED_FORMATS,
+    DecodeBudget,
     ImageDecodeError,
+    decode_cost_bytes,
     decode_image,
     sniff_format,
 )
@@ -510,3 +513,29 @@ def test_random_mutations_never_escape_as_other_errors(fmt: str) -> None:
             assert decoded.sha256 == hashlib.sha256(mutated).hexdigest()
     assert refusals
     assert all(refusals)  # every refusal says why
+
+
+def test_decode_cost_is_full_size_for_png_and_scaled_for_jpeg() -> None:
+    limits = ImageSettings(working_max_side=1024)
+    png = encode(solid(WHITE, (4000, 3000)), "png")
+    jpeg = encode(solid(WHITE, (4000, 3000)), "jpeg")
+    assert decode_cost_bytes(png, limits) == 4000 * 3000 * 4
+    assert decode_cost_bytes(jpeg, limits) == 2048 * 2048 * 3  # DCT-scaled while decoding
+    assert decode_cost_bytes(b"not an image", limits) == limits.max_pixels * 4
+
+
+def test_the_decode_budget_never_holds_more_than_its_limit_at_once() -> None:
+    budget = DecodeBudget(100)
+    costs = [60, 30, 50, 10, 250, 40, 70]  # 250 is over the whole limit: runs alone
+
+    def work(cost: int) -> None:
+        with budget.reserve(cost):
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in costs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert budget.peak <= 100
+    assert budget.in_use == 0
