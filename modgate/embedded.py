@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -139,6 +140,19 @@ class _Process:
             proc.wait()
         log.info("%s on port %d stopped", self.name, self.port)
 
+    def kill(self) -> None:
+        """SIGKILL, no chance to clean up: what a crash or an OOM kill does."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            log.warning("%s on port %d killed", self.name, self.port)
+
+    def pause(self, paused: bool = True) -> None:
+        """SIGSTOP (or SIGCONT): the server holds its connections but answers nothing."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -174,21 +188,43 @@ class LocalBroker(_Process):
 
 
 class LocalRedis(_Process):
-    """redis-server on 127.0.0.1, no persistence. ``url`` is the ``redis://`` URL."""
+    """redis-server on 127.0.0.1. ``url`` is the ``redis://`` URL.
+
+    With ``data_dir`` it persists there in an append-only file (``appendfsync everysec``:
+    at most about a second of writes is lost if the machine dies; a restart of the process
+    alone, even ``kill -9``, loses what the kernel has not yet written, typically nothing),
+    so the moderator queue, done marks and author counters survive a restart. Without it
+    (tests), nothing is persisted."""
 
     name = "redis-server"
 
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", *, data_dir: Path | None = None
+    ) -> None:
+        super().__init__(port, host)
+        self.data_dir = data_dir
+
     def command(self) -> list[str]:
+        persistence = ["--save", "", "--appendonly", "no"]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            persistence = [
+                "--dir",
+                str(self.data_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+            ]
         return [
             str(redis_binary()),
             "--bind",
             self.host,
             "--port",
             str(self.port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
+            *persistence,
             "--protected-mode",
             "no",
         ]

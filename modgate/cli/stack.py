@@ -69,7 +69,7 @@ async def stack(
 
     with (
         LocalBroker(port=kafka_port or None) as broker,
-        LocalRedis(port=redis_port or None) as redis,
+        LocalRedis(port=redis_port or None, data_dir=state_dir / "redis") as redis,
     ):
         stream = {"kafka_url": broker.url, "spool_dir": state_dir / "spool"}
         gw_over = dict(gateway_overrides or {})

@@ -9,6 +9,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -406,3 +407,25 @@ async def test_a_stopped_redis_makes_claim_raise_queue_unavailable(
         await queue.claim("mod-1")
     with pytest.raises(QueueUnavailableError):
         await add(queue, "p2")
+
+
+async def test_the_embedded_redis_keeps_the_queue_across_a_kill(tmp_path: Path) -> None:
+    """``modgate up``'s redis-server persists to an append-only file in the state directory:
+    the moderator queue, done marks and author counters survive ``kill -9`` and a restart."""
+    server = LocalRedis(data_dir=tmp_path / "redis").start()
+    try:
+        queue = RedisModeratorQueue.from_url(server.url, queue_settings(), key_prefix=PREFIX)
+        await add(queue, "p1", author_id="a1")
+        await queue.mark_done("p2", "llm_remove", author_id="a1", author_action=REMOVE)
+        await queue.aclose()
+        await asyncio.sleep(1.5)  # appendfsync everysec
+        server.kill()
+        server.start()
+        queue = RedisModeratorQueue.from_url(server.url, queue_settings(), key_prefix=PREFIX)
+        assert await queue.depth() == 1
+        assert (await queue.get("p1")).author_id == "a1"
+        assert await queue.outcome("p2") == "llm_remove"
+        assert (await queue.author_counters("a1")).prior_violations == 1
+        await queue.aclose()
+    finally:
+        server.stop()
