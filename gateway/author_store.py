@@ -1,8 +1,8 @@
 """Author counters from Redis: what past reviews say about a post's author, read per request.
 
 Moderator decisions (and the LLM judge's confident removals) update the hash
-``{prefix}author:{author_id}`` (fields ``prior_violations``, ``reviews``, ``trust``; see
-``slowpath/queue_redis.py``). The gateway reads it with one pipelined HMGET per call under a
+``{prefix}author:{author_id}`` (fields ``prior_violations``, ``reviews``, ``trust``; the
+layout is ``modgate/keys.py``). The gateway reads it with one pipelined HMGET per call under a
 short timeout (``author_lookup_timeout_ms``): a slow or unreachable Redis costs at most that
 budget and the request's own metadata is used instead, never an error or a hang.
 ``prior_violations`` seen by the models is the larger of the request's and the stored count.
@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.metrics import GatewayMetrics
+from modgate.keys import author_key
 from modgate.types import Post
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class AuthorStore:
             async with asyncio.timeout(max(min(self._timeout_s, budget_s), 0.0)):
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for author_id in ids:
-                        pipe.hmget(f"{self._prefix}author:{author_id}", FIELDS)
+                        pipe.hmget(author_key(self._prefix, author_id), FIELDS)
                     rows = await pipe.execute()
         except (RedisError, OSError, TimeoutError) as exc:
             self._metrics.author_lookups.labels("unavailable").inc(len(ids))

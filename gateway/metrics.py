@@ -83,6 +83,27 @@ class GatewayMetrics:
         self.spool_bytes = Gauge(
             "modgate_stream_spool_bytes", "Bytes waiting in the disk spool.", registry=self.registry
         )
+        self.deferred_unconfirmed = Gauge(
+            "modgate_deferred_unconfirmed",
+            "Deferred posts kept on disk until the slow path confirms them.",
+            registry=self.registry,
+        )
+        self.deferred_confirmed = Counter(
+            "modgate_deferred_confirmed",
+            "Deferred posts the slow path confirmed (queued or finalized).",
+            registry=self.registry,
+        )
+        self.deferred_republished = Counter(
+            "modgate_deferred_republished",
+            "Deferred posts published again because the slow path had not confirmed them.",
+            registry=self.registry,
+        )
+        self.deferred_unkept = Counter(
+            "modgate_deferred_unkept",
+            "Deferred posts not kept until confirmed (ledger full or disk error), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.stream_connected = Gauge(
             "modgate_stream_connected", "1 while the broker takes records.", registry=self.registry
         )

@@ -14,6 +14,10 @@ consumers dedupe on post id (the slow path does). A full buffer never blocks or 
 overflow goes straight to the spool. The publisher creates its topics (partitions and
 replication from settings) each time it connects, since an embedded broker forgets them
 on restart.
+
+Acknowledged is not yet delivered: with Redis configured, every deferred post is also kept in
+an on-disk ledger until the slow path's done mark shows it arrived, and published again if it
+does not (``gateway/confirm.py``); a reconnect after losing the broker makes them due.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from gateway.confirm import DoneMarks, UnconfirmedLedger
 from gateway.metrics import GatewayMetrics
 from gateway.spool import Spool, SpoolRecord
 from modgate.records import Topics
-from modgate.settings import StreamSettings
+from modgate.settings import ConfirmSettings, StreamSettings
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +74,33 @@ async def ensure_topics(
 
 
 class KafkaPublisher:
-    """The gateway's ``RecordSink`` for a Kafka-protocol broker, backed by a disk spool."""
+    """The gateway's ``RecordSink`` for a Kafka-protocol broker, backed by a disk spool; with
+    ``done_marks``, deferred posts are also kept until the slow path confirms them
+    (``gateway/confirm.py``)."""
 
-    def __init__(self, settings: StreamSettings, metrics: GatewayMetrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: StreamSettings,
+        metrics: GatewayMetrics | None = None,
+        *,
+        done_marks: DoneMarks | None = None,
+        confirm: ConfirmSettings | None = None,
+    ) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.metrics = metrics or GatewayMetrics()
+        self.ledger = (
+            UnconfirmedLedger(
+                settings.spool_dir,
+                confirm or ConfirmSettings(),
+                done_marks,
+                self._enqueue,
+                self.metrics,
+                fsync=settings.spool_fsync,
+            )
+            if done_marks is not None
+            else None
+        )
         self.spool = Spool(
             settings.spool_dir,
             segment_bytes=settings.spool_segment_bytes,
@@ -84,6 +110,7 @@ class KafkaPublisher:
         self._buffer: asyncio.Queue[SpoolRecord] = asyncio.Queue(settings.buffer_records)
         self._producer: AIOKafkaProducer | None = None
         self._connected = False
+        self._was_connected = False
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._update_gauges()
@@ -94,6 +121,11 @@ class KafkaPublisher:
 
     def publish(self, topic: str, key: bytes, value: bytes) -> None:
         record = SpoolRecord(topic, key, value)
+        if self.ledger is not None and topic == self.topics.deferred:
+            self.ledger.add(record)
+        self._enqueue(record)
+
+    def _enqueue(self, record: SpoolRecord) -> None:
         try:
             self._buffer.put_nowait(record)
         except asyncio.QueueFull:
@@ -111,6 +143,8 @@ class KafkaPublisher:
             asyncio.create_task(self._pump(), name="publisher-pump"),
             asyncio.create_task(self._supervise(), name="publisher-supervisor"),
         ]
+        if self.ledger is not None:
+            await self.ledger.start()
 
     async def flush(self, timeout_s: float) -> bool:
         """Wait until the buffer and the spool are empty; False if that took too long."""
@@ -126,8 +160,11 @@ class KafkaPublisher:
         return False
 
     async def aclose(self, flush_timeout_s: float = 2.0) -> None:
-        """Ship what the broker will take within ``flush_timeout_s``; spool the rest."""
+        """Ship what the broker will take within ``flush_timeout_s``; spool the rest (the
+        unconfirmed ledger stays on disk for the next process)."""
         await self.flush(flush_timeout_s)
+        if self.ledger is not None:
+            await self.ledger.aclose()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -224,6 +261,9 @@ class KafkaPublisher:
         self._update_gauges()
 
     def _set_connected(self, value: bool) -> None:
+        if value and not self._connected and self._was_connected and self.ledger is not None:
+            self.ledger.broker_reconnected()  # a restarted broker may have lost records
+        self._was_connected = self._was_connected or value
         if value != self._connected:
             log.log(
                 logging.INFO if value else logging.WARNING,

@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 
 from decision import Policy, load_policy
 from gateway.author_store import AuthorStore
+from gateway.confirm import DoneMarks
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import KafkaPublisher
 from gateway.readiness import ReadinessMonitor
@@ -108,7 +109,7 @@ class Gateway:
             policy,
             classifiers,
             metrics,
-            sink=KafkaPublisher(settings.stream, metrics) if settings.stream.enabled else None,
+            sink=_publisher(settings, metrics) if settings.stream.enabled else None,
             author_store=AuthorStore.from_url(
                 settings.redis.url,
                 key_prefix=settings.redis.key_prefix,
@@ -176,6 +177,14 @@ class Gateway:
             await clf.aclose()
         self.service.close()
         log.info("gateway stopped")
+
+
+def _publisher(settings: GatewaySettings, metrics: GatewayMetrics) -> KafkaPublisher:
+    """The stream publisher; it keeps deferred posts until confirmed when Redis is set."""
+    marks = None
+    if settings.confirm.enabled and settings.redis.url:
+        marks = DoneMarks.from_url(settings.redis.url, key_prefix=settings.redis.key_prefix)
+    return KafkaPublisher(settings.stream, metrics, done_marks=marks, confirm=settings.confirm)
 
 
 OCR_CLASSIFIER = "ocr"

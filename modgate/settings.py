@@ -237,6 +237,29 @@ class StreamSettings(BaseModel):
         return parse_kafka_url(self.kafka_url)
 
 
+class ConfirmSettings(BaseModel):
+    """Deferred posts kept on disk by the gateway until the slow path confirms them (its done
+    mark in Redis): a broker that acknowledged a record can still lose it (restarted, topic
+    recreated), and then the post is published again (``gateway/confirm.py``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Needs Redis (``redis.url``) to see the done marks; without it deferred posts rely on
+    # the broker alone.
+    enabled: bool = True
+    # How often the ledger is checked; each check closes the segment being written.
+    interval_s: Annotated[float, Field(gt=0)] = 2.0
+    # A segment is first checked this long after it was closed (the slow path needs a moment).
+    grace_s: Annotated[float, Field(ge=0)] = 5.0
+    # Posts still unconfirmed this long after they were written are published again; the wait
+    # doubles after each try, up to ``republish_max_s``. A broker reconnect makes every
+    # unconfirmed post due ``grace_s`` later.
+    republish_after_s: Annotated[float, Field(gt=0)] = 30.0
+    republish_max_s: Annotated[float, Field(gt=0)] = 600.0
+    # Disk the ledger may take; past it new deferred posts are not kept (metric, WARNING).
+    max_bytes: Annotated[int, Field(ge=1 << 20)] = 1 << 30
+
+
 class ImageSettings(BaseModel):
     """Safe decoding of inline images (``models/image_decode.py``). The byte and count
     limits are ``max_image_bytes`` / ``max_images`` on the gateway settings; these bound
@@ -370,6 +393,8 @@ class GatewaySettings(BaseSettings):
     shutdown_grace_s: Annotated[float, Field(ge=0)] = 5.0
     # Deferred posts and decision records go to Kafka (MODGATE_STREAM__KAFKA_URL).
     stream: StreamSettings = StreamSettings()
+    # Deferred posts stay on disk until the slow path confirms them (needs stream and redis).
+    confirm: ConfirmSettings = ConfirmSettings()
     # Author counters (prior violations, trust) are read from Redis when a URL is set.
     redis: RedisSettings = RedisSettings()
     author_lookup_timeout_ms: Annotated[float, Field(gt=0, le=1000)] = 10.0

@@ -212,6 +212,11 @@ class ModeratorQueue(Protocol):
         False, changing nothing, when the post was already done."""
         ...
 
+    async def mark_dead_lettered(self, post_id: str) -> None:
+        """Record that a post went to the dead-letter topic (the gateway stops publishing it
+        again); unlike ``mark_done`` it does not stop a replay from being routed."""
+        ...
+
     async def depth(self, queue: QueueName = QueueName.MAIN) -> int:
         """Items waiting (not leased) in ``queue``."""
         ...

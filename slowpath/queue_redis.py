@@ -17,6 +17,7 @@ directly (HMGET prior_violations trust reviews):
   outcome given to ``mark_done``. With the item hash, the idempotency record of ``enqueue``.
 - ``Pauthor:{author_id}`` HASH: prior_violations, approved, reviews (integers) and trust =
   (1 + approved) / (2 + reviews).
+- ``Pdead:{post_id}`` STRING: the post was dead-lettered (``mark_dead_lettered``).
 - ``Poutbox`` STREAM: entries {topic, key, value} for the relay to publish to Kafka.
 
 Expired leases go back to waiting lazily, at the next ``claim`` on their queue: until then
@@ -39,6 +40,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from modgate.keys import author_key, dead_letter_key, done_key
 from modgate.settings import QueueSettings
 from slowpath import priority, queue_lua
 from slowpath.errors import ItemNotFoundError, LeaseError, QueueUnavailableError
@@ -248,7 +250,7 @@ class RedisModeratorQueue:
             "status": "waiting",
         }
         flat = [part for pair in fields.items() for part in pair]
-        keys = [self._item(post_id), self._key("done", post_id), self._key("main", "waiting")]
+        keys = [self._item(post_id), done_key(self._prefix, post_id), self._key("main", "waiting")]
         added = await self._enqueue(keys=keys, args=[self._prefix, post_id, repr(key), *flat])
         if not added:
             log.info("post %s already enqueued or decided: not enqueued again", post_id)
@@ -340,7 +342,8 @@ class RedisModeratorQueue:
     @_redis_errors
     async def author_counters(self, author_id: str) -> AuthorCounters:
         values = await self._redis.hmget(
-            self._key("author", author_id), ["prior_violations", "approved", "reviews", "trust"]
+            author_key(self._prefix, author_id),
+            ["prior_violations", "approved", "reviews", "trust"],
         )
         return _counters(values)
 
@@ -357,21 +360,27 @@ class RedisModeratorQueue:
         it) and, in the same step, count ``author_action`` against ``author_id``: REMOVE/REDUCE
         add a prior violation, APPROVE an approval. Idempotent per post: False (and nothing
         changed) when the post was already done, so a retried route never counts twice."""
-        done = self._key("done", post_id)
+        done = done_key(self._prefix, post_id)
         counted = author_id and author_action not in (None, ModeratorAction.ESCALATE)
-        keys = [done, self._key("author", author_id) if counted else done]
+        keys = [done, author_key(self._prefix, author_id) if counted else done]
         action = author_action.value if counted and author_action else ""
         return bool(await self._finalize(keys=keys, args=[outcome, action]))
 
     @_redis_errors
+    async def mark_dead_lettered(self, post_id: str) -> None:
+        """Record that a post went to the dead-letter topic: the gateway stops publishing it
+        again; a replay from the dead-letter topic is still routed (no done mark)."""
+        await self._redis.set(dead_letter_key(self._prefix, post_id), "1")
+
+    @_redis_errors
     async def is_done(self, post_id: str) -> bool:
         """True once the post was enqueued, decided or marked done."""
-        return bool(await self._redis.exists(self._key("done", post_id)))
+        return bool(await self._redis.exists(done_key(self._prefix, post_id)))
 
     @_redis_errors
     async def outcome(self, post_id: str) -> str | None:
         """The done record: "queued", a moderator action, a ``mark_done`` outcome, or None."""
-        value = await self._redis.get(self._key("done", post_id))
+        value = await self._redis.get(done_key(self._prefix, post_id))
         return None if value is None else _bytes(value).decode()
 
     @_redis_errors

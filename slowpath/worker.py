@@ -358,6 +358,11 @@ async def _dead_letter(
         failed_at=time.time(),
     )
     await router.emitter.send_and_wait(router.topics.dead_letter, key, encode(letter))
+    if key:  # the gateway keys deferred posts by post id; it stops publishing this one again
+        try:
+            await router.queue.mark_dead_lettered(key.decode(errors="replace"))
+        except QueueUnavailableError as exc:  # then the gateway may publish it once more
+            log.warning("cannot mark %r dead-lettered: %s", key, exc)
     router.metrics.routed.labels(Route.DEAD_LETTER.value).inc()
     log.error("dead-lettered record %r: %s", key, error)
     return Route.DEAD_LETTER
