@@ -70,6 +70,12 @@ class GatewayMetrics:
             "Stream records written to the disk spool (broker unreachable or behind).",
             registry=self.registry,
         )
+        self.records_dropped = Counter(
+            "modgate_stream_records_dropped",
+            "Stream records that could not be kept (reason: overflow, spool_full, spool_error).",
+            ["topic", "reason"],
+            registry=self.registry,
+        )
         self.records_replayed = Counter(
             "modgate_stream_records_replayed",
             "Spooled records replayed to the broker.",

@@ -6,14 +6,19 @@ broker cannot take them (down, unreachable, too slow for ``send_timeout_s``) the
 appended to the disk spool (``gateway/spool.py``) instead, and from then on every new record
 goes to the spool behind it, so order is kept. A supervisor task reconnects every
 ``reconnect_s`` and, once the broker answers, replays the spool segment by segment, oldest
-first, deleting a segment only after the broker acknowledged all of its records. Segments
-left by a previous process (a crash, a restart) are replayed at start-up.
+first (segments are read on a worker thread, never on the event loop), deleting a segment
+only after the broker acknowledged all of its records, and keeps draining until the spool is
+empty, so steady traffic returns to direct sends. Segments left by a previous process (a
+crash, a restart) are replayed at start-up.
 
 Delivery is at least once: a batch that failed half-way is spooled whole and sent again, so
-consumers dedupe on post id (the slow path does). A full buffer never blocks or drops: the
-overflow goes straight to the spool. The publisher creates its topics (partitions and
-replication from settings) each time it connects, since an embedded broker forgets them
-on restart.
+consumers dedupe on post id (the slow path does). A full buffer never blocks: records wait in
+an overflow list behind it, in order, and only the pump writes the disk. What cannot be kept
+is dropped, counted (``modgate_stream_records_dropped_total{topic,reason}``) and logged, never
+raised into a call: a second buffer's worth of overflow while the pump is stuck, a spool past
+``spool_max_bytes``, or a disk that refuses the write (full). The publisher creates its topics
+(partitions and replication from settings) each time it connects, since an embedded broker
+forgets them on restart.
 
 Acknowledged is not yet delivered: with Redis configured, every deferred post is also kept in
 an on-disk ledger until the slow path's done mark shows it arrived, and published again if it
@@ -25,7 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -34,7 +41,7 @@ from aiokafka.errors import KafkaError
 
 from gateway.confirm import DoneMarks, UnconfirmedLedger
 from gateway.metrics import GatewayMetrics
-from gateway.spool import Spool, SpoolRecord
+from gateway.spool import Spool, SpoolError, SpoolRecord
 from modgate.records import Topics
 from modgate.settings import ConfirmSettings, StreamSettings
 
@@ -111,6 +118,10 @@ class KafkaPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._connected = False
         self._was_connected = False
+        self._overflow: list[SpoolRecord] = []
+        self._replaying = False
+        self._replay_done = asyncio.Event()
+        self._dropped_logged_at = -1e9
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._update_gauges()
@@ -126,10 +137,20 @@ class KafkaPublisher:
         self._enqueue(record)
 
     def _enqueue(self, record: SpoolRecord) -> None:
-        try:
-            self._buffer.put_nowait(record)
-        except asyncio.QueueFull:
-            self._spool_records([record])
+        """Buffer ``record`` for the pump; never blocks, never touches the disk, never raises.
+        Past a full buffer records wait in an overflow list *behind* the buffer (the pump
+        takes the buffer first), so order is kept; past a second buffer's worth they are
+        dropped, counted and logged (the pump is stuck: the disk and the broker both fail)."""
+        if not self._overflow:
+            try:
+                self._buffer.put_nowait(record)
+                return
+            except asyncio.QueueFull:
+                pass
+        if len(self._overflow) >= self.settings.buffer_records:
+            self._drop([record], "overflow")
+            return
+        self._overflow.append(record)
 
     async def start(self) -> None:
         """Start the pump and the supervisor; a broker that is down now is not an error."""
@@ -151,9 +172,9 @@ class KafkaPublisher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
-            if self._buffer.empty() and self.spool.empty and self._connected:
+            if self._buffer.empty() and not self._overflow and self.spool.empty and self._connected:
                 await asyncio.sleep(0)
-                if self._buffer.empty() and self.spool.empty:
+                if self._buffer.empty() and not self._overflow and self.spool.empty:
                     return True
             self._wake.set()
             await asyncio.sleep(0.02)
@@ -173,6 +194,8 @@ class KafkaPublisher:
         leftover = []
         while not self._buffer.empty():
             leftover.append(self._buffer.get_nowait())
+        leftover.extend(self._overflow)
+        self._overflow.clear()
         if leftover:
             self._spool_records(leftover)
         await self._drop_producer()
@@ -183,9 +206,23 @@ class KafkaPublisher:
             batch = [await self._buffer.get()]
             while len(batch) < BATCH_RECORDS and not self._buffer.empty():
                 batch.append(self._buffer.get_nowait())
+            if self._buffer.empty() and self._overflow:
+                batch.extend(self._overflow)  # newer than all the buffer held: order kept
+                self._overflow.clear()
+            await self._behind_replay()
             if self._connected and self.spool.empty and await self._send(batch):
                 continue
             self._spool_records(batch)
+            if self._connected:
+                self._wake.set()  # behind a spool while connected: drain it now
+
+    async def _behind_replay(self) -> None:
+        """While the spool is being replayed, hold the batch in memory behind it (it is newer)
+        rather than spool it, so the replay has nothing new to chase and traffic returns to
+        direct sends when it ends; once the buffer fills up, spool after all."""
+        while self._replaying and not self._buffer.full():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._replay_done.wait(), 0.05)
 
     async def _supervise(self) -> None:
         while True:
@@ -245,20 +282,58 @@ class KafkaPublisher:
         return True
 
     async def _replay(self) -> None:
-        for segment in self.spool.seal():
-            records = list(Spool.read_segment(segment))
-            for start in range(0, len(records), BATCH_RECORDS):
-                if not await self._send(records[start : start + BATCH_RECORDS]):
-                    return
-            self.spool.discard(segment)
-            self.metrics.records_replayed.inc(len(records))
-            self._update_gauges()
-            log.info("replayed %d spooled records from %s", len(records), segment.name)
+        """Send the spool, oldest segment first, until it is empty. Records that arrive
+        meanwhile follow into the spool (order), so each pass leaves fewer behind, and the
+        pass that finds nothing new returns the pump to sending directly (the pump holds new
+        records in memory behind a replay while its buffer has room)."""
+        self._replaying = True
+        self._replay_done.clear()
+        try:
+            while not self.spool.empty:
+                for segment in self.spool.seal():
+                    records = await asyncio.to_thread(_read_segment, segment)  # off the loop
+                    for start in range(0, len(records), BATCH_RECORDS):
+                        if not await self._send(records[start : start + BATCH_RECORDS]):
+                            return
+                    self.spool.discard(segment)
+                    self.metrics.records_replayed.inc(len(records))
+                    self._update_gauges()
+                    log.info("replayed %d spooled records from %s", len(records), segment.name)
+        finally:
+            self._replaying = False
+            self._replay_done.set()
 
     def _spool_records(self, records: Sequence[SpoolRecord]) -> None:
-        self.spool.append(records)
+        """Append ``records`` to the disk spool; past ``spool_max_bytes`` or when the disk
+        fails they are dropped, counted and logged: verdicts go on being served."""
+        size = sum(len(r.key) + len(r.value) for r in records)
+        if self.spool.pending_bytes + size > self.settings.spool_max_bytes:
+            self._drop(records, "spool_full")
+            return
+        try:
+            self.spool.append(records)
+        except (SpoolError, OSError, ValueError) as exc:
+            self._drop(records, "spool_error", exc)
+            return
         self.metrics.records_spooled.inc(len(records))
         self._update_gauges()
+
+    def _drop(
+        self, records: Sequence[SpoolRecord], reason: str, exc: BaseException | None = None
+    ) -> None:
+        for record in records:
+            self.metrics.records_dropped.labels(record.topic, reason).inc()
+        now = time.monotonic()
+        if now - self._dropped_logged_at >= 10.0:  # once per 10 s, not once per record
+            self._dropped_logged_at = now
+            log.error(
+                "stream records dropped (%s): %d now; broker %s, spool %d bytes%s",
+                reason,
+                len(records),
+                "connected" if self._connected else "unreachable",
+                self.spool.pending_bytes,
+                f": {exc}" if exc else "",
+            )
 
     def _set_connected(self, value: bool) -> None:
         if value and not self._connected and self._was_connected and self.ledger is not None:
@@ -277,3 +352,7 @@ class KafkaPublisher:
     def _update_gauges(self) -> None:
         self.metrics.spool_records.set(self.spool.pending_records)
         self.metrics.spool_bytes.set(self.spool.pending_bytes)
+
+
+def _read_segment(path: Path) -> list[SpoolRecord]:
+    return list(Spool.read_segment(path))

@@ -214,6 +214,9 @@ class StreamSettings(BaseModel):
     # fsync every spooled batch: survives power loss, costs a disk flush per batch.
     spool_fsync: bool = False
     spool_segment_bytes: Annotated[int, Field(ge=4096)] = 64 * 1024 * 1024
+    # Disk the spool may take while the broker is away; past it new records are dropped
+    # (counted by topic, logged) rather than filling the disk.
+    spool_max_bytes: Annotated[int, Field(ge=1 << 20)] = 4 << 30
     # Records buffered in memory between the verdict and the producer.
     buffer_records: Annotated[int, Field(ge=1)] = 10_000
     # A deferred post bigger than this is sent without its image bytes (hashes only).
