@@ -45,6 +45,12 @@ class GatewayMetrics:
             ["method"],
             registry=self.registry,
         )
+        self.refused = Counter(
+            "modgate_refused_calls",
+            "Calls refused with RESOURCE_EXHAUSTED before any work, by method and limit.",
+            ["method", "limit"],
+            registry=self.registry,
+        )
         self.abandoned = Counter(
             "modgate_abandoned_calls",
             "Calls whose caller gave up (cancelled, or its deadline passed): at ingress (no work "

@@ -105,6 +105,8 @@ class ModerationService:
         self.metrics = metrics
         self.overload = OverloadGuard(settings.overload, metrics)
         self._deadline_s = settings.deadline_ms / 1000.0
+        self._max_inflight = settings.max_inflight_bytes
+        self._inflight_bytes = 0  # request bytes of the calls in progress
 
     def deadline_for(self, context: grpc.aio.ServicerContext[Any, Any], start: float) -> float:
         """Absolute loop-time deadline: ours, or the caller's if it is sooner."""
@@ -143,6 +145,28 @@ class ModerationService:
     ) -> list[pb.Verdict]:
         """The frame every RPC shares: deadline at ingress, parse and decode images,
         moderate, map errors, time."""
+        if self._inflight_bytes and self._inflight_bytes + len(data) > self._max_inflight:
+            # Memory held by calls in progress is bounded, whatever their number and size.
+            self.metrics.refused.labels(method, "inflight_bytes").inc()
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"server busy: {self._inflight_bytes >> 20} MiB of requests in progress; retry",
+            )
+        self._inflight_bytes += len(data)
+        try:
+            return await self._serve_admitted(method, data, context, parse, batch=batch)
+        finally:
+            self._inflight_bytes -= len(data)
+
+    async def _serve_admitted(
+        self,
+        method: str,
+        data: bytes,
+        context: grpc.aio.ServicerContext[Any, Any],
+        parse: Callable[[bytes], list[Post]],
+        *,
+        batch: bool,
+    ) -> list[pb.Verdict]:
         loop = asyncio.get_running_loop()
         start = loop.time()
         if _caller_gone(context, margin_s=REPLY_MARGIN_S):

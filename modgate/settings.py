@@ -391,7 +391,11 @@ class GatewaySettings(BaseSettings):
     max_metadata_value_chars: Annotated[int, Field(ge=1)] = 1024
     max_batch_posts: Annotated[int, Field(ge=1)] = 64
     max_message_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
-    max_concurrent_rpcs: Annotated[int, Field(ge=1)] = 1024
+    # Calls served at once (gRPC refuses more with RESOURCE_EXHAUSTED) and the request bytes
+    # they may hold together: a call that would take the total past max_inflight_bytes is
+    # refused with RESOURCE_EXHAUSTED (one call is always admitted when none is running).
+    max_concurrent_rpcs: Annotated[int, Field(ge=1)] = 256
+    max_inflight_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024 * 1024
     overload: OverloadSettings = OverloadSettings()
     shutdown_grace_s: Annotated[float, Field(ge=0)] = 5.0
     # Deferred posts and decision records go to Kafka (MODGATE_STREAM__KAFKA_URL).
@@ -427,6 +431,16 @@ class GatewaySettings(BaseSettings):
                 f"overload.max_scoring_posts ({self.overload.max_scoring_posts}) is smaller "
                 f"than max_batch_posts ({self.max_batch_posts}): the largest batch allowed "
                 "would always be shed; raise the first or lower the second"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_message_fits_inflight(self) -> GatewaySettings:
+        if self.max_inflight_bytes < self.max_message_bytes:
+            raise ValueError(
+                f"max_inflight_bytes ({self.max_inflight_bytes}) is smaller than "
+                f"max_message_bytes ({self.max_message_bytes}): a call of the largest size "
+                "allowed could never be admitted next to another"
             )
         return self
 
@@ -487,6 +501,9 @@ class QueueSettings(BaseModel):
 
     lease_s: Annotated[float, Field(gt=0, le=86_400)] = 300.0
     age_doubling_s: Annotated[float, Field(gt=0)] = 3600.0
+    # How long decided items, done marks and image bytes stay in Redis after their decision
+    # (images: after the latest post that carried them was queued). Waiting items never expire.
+    retention_s: Annotated[float, Field(ge=60)] = 30 * 86_400.0
     category_weights: dict[str, Annotated[float, Field(gt=0)]] = Field(
         default_factory=lambda: {
             "threat": 3.0,

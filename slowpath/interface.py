@@ -150,8 +150,15 @@ class ModeratorQueue(Protocol):
         payload: bytes,
         judge: bytes = b"",
         enqueued_at: float | None = None,
+        images: Mapping[str, bytes] | None = None,
     ) -> bool:
-        """Add an item; False (and no change) if this post id was ever enqueued before."""
+        """Add an item; False (and no change) if this post id was ever enqueued before.
+        ``images`` (SHA-256 hex -> bytes) are kept once per content, read with ``image``;
+        ``payload`` then carries the post without image bytes."""
+        ...
+
+    async def image(self, sha256: str) -> bytes | None:
+        """The bytes of an image a queued post carried, or None once they expired."""
         ...
 
     async def claim(

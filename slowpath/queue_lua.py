@@ -45,14 +45,22 @@ local function bump_author(key, action)
 end
 """
 
-# KEYS: item, done, main waiting. ARGV: prefix, post_id, sort_key, field, value, ...
+# KEYS: item, done, main waiting. ARGV: prefix, post_id, sort_key, retention_s, n_images,
+# then n_images (sha256, bytes) pairs, then field, value, ... Image bytes are stored once per
+# content under {prefix}img:{sha256}, their expiry pushed to retention_s from now.
 # Returns 1 when added, 0 when the post was enqueued or decided before (nothing changed).
 ENQUEUE = """
-local post_id = ARGV[2]
+local prefix, post_id, retention = ARGV[1], ARGV[2], tonumber(ARGV[4])
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
   return 0
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+local n_images = tonumber(ARGV[5])
+for i = 0, n_images - 1 do
+  local key = prefix .. 'img:' .. ARGV[6 + 2 * i]
+  redis.call('SET', key, ARGV[7 + 2 * i], 'NX')
+  redis.call('EXPIRE', key, retention)
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6 + 2 * n_images))
 redis.call('SET', KEYS[2], 'queued')
 redis.call('ZADD', KEYS[3], ARGV[3], post_id)
 return 1
@@ -86,7 +94,8 @@ return redis.call('HGETALL', item)
 """
 )
 
-# ARGV: prefix, post_id, moderator_id, action, note, then (topic, key, value) per outbox record.
+# ARGV: prefix, post_id, moderator_id, action, note, retention_s, then (topic, key, value) per
+# outbox record. A final decision starts the item's and the done mark's retention clock.
 # Returns {author_id, decided_at}.
 DECIDE = (
     _HELPERS
@@ -114,12 +123,13 @@ if action == 'escalate' then
 else
   redis.call('HSET', item, 'status', 'decided', 'claimed_by', '', 'lease_expires_at', '0',
              'action', action, 'decided_by', moderator, 'decided_at', fmt(now), 'note', ARGV[5])
-  redis.call('SET', prefix .. 'done:' .. post_id, action)
+  redis.call('SET', prefix .. 'done:' .. post_id, action, 'EX', ARGV[6])
+  redis.call('EXPIRE', item, ARGV[6])
   if h[5] ~= '' then
     bump_author(prefix .. 'author:' .. h[5], action)
   end
 end
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   redis.call('XADD', prefix .. 'outbox', '*', 'topic', ARGV[i], 'key', ARGV[i + 1],
              'value', ARGV[i + 2])
 end
@@ -171,16 +181,17 @@ return expiry
 )
 
 # KEYS: done, author (or the done key again when there is no author). ARGV: outcome, author
-# action ('' for none). Marks a post finalized outside the queue and counts the outcome against
-# its author in one step, once: a retry after a lost reply finds the done mark and changes
-# nothing. Returns 1 when marked now, 0 when the post was already done.
+# action ('' for none), retention_s (how long the done mark is kept). Marks a post finalized
+# outside the queue and counts the outcome against its author in one step, once: a retry
+# after a lost reply finds the done mark and changes nothing. Returns 1 when marked now, 0
+# when the post was already done.
 FINALIZE = (
     _HELPERS
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 if ARGV[2] ~= '' then
   bump_author(KEYS[2], ARGV[2])
 end

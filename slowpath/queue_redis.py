@@ -19,11 +19,17 @@ directly (HMGET prior_violations trust reviews):
   (1 + approved) / (2 + reviews).
 - ``Pdead:{post_id}`` STRING: the post was dead-lettered (``mark_dead_lettered``).
 - ``Poutbox`` STREAM: entries {topic, key, value} for the relay to publish to Kafka.
+- ``Pimg:{sha256}`` STRING: image bytes of queued posts, once per content; item payloads
+  carry the ``DeferredPost`` without image bytes (``ImageRef`` hashes name them).
+
+Retention (``QueueSettings.retention_s``, 30 days): a decided item, its done mark, the done
+mark of a post finalized outside the queue and a dead-letter mark expire that long after
+the decision; an image that long after the latest enqueue naming it. Waiting and escalated
+items never expire.
 
 Expired leases go back to waiting lazily, at the next ``claim`` on their queue: until then
 ``depth`` and ``peek`` do not count them, and their holder may still ``renew`` or ``decide``
 (a moderator who took longer than the lease loses the item only if someone else needed it).
-Decided item hashes and done markers are kept (no TTL).
 """
 
 from __future__ import annotations
@@ -152,6 +158,7 @@ class RedisModeratorQueue:
         self._settings = settings
         self._prefix = key_prefix
         self._clock = clock
+        self._retention = int(settings.retention_s)
         self._enqueue = redis.register_script(queue_lua.ENQUEUE)
         self._claim = redis.register_script(queue_lua.CLAIM)
         self._decide = redis.register_script(queue_lua.DECIDE)
@@ -221,9 +228,11 @@ class RedisModeratorQueue:
         payload: bytes,
         judge: bytes = b"",
         enqueued_at: float | None = None,
+        images: Mapping[str, bytes] | None = None,
     ) -> bool:
         """Add a post to the main queue; False (and no change) if it was ever enqueued or
-        marked done before."""
+        marked done before. ``images`` (SHA-256 hex -> bytes) are stored once per content
+        (``image``), kept ``retention_s`` from the latest enqueue that names them."""
         s = self._settings
         severity, top = priority.severity(
             scores, s.category_weights, default_weight=s.default_weight, min_severity=s.min_severity
@@ -251,7 +260,9 @@ class RedisModeratorQueue:
         }
         flat = [part for pair in fields.items() for part in pair]
         keys = [self._item(post_id), done_key(self._prefix, post_id), self._key("main", "waiting")]
-        added = await self._enqueue(keys=keys, args=[self._prefix, post_id, repr(key), *flat])
+        pairs = [part for sha, data in (images or {}).items() for part in (sha, data)]
+        args = [self._prefix, post_id, repr(key), self._retention, len(pairs) // 2, *pairs, *flat]
+        added = await self._enqueue(keys=keys, args=args)
         if not added:
             log.info("post %s already enqueued or decided: not enqueued again", post_id)
         return bool(added)
@@ -303,7 +314,7 @@ class RedisModeratorQueue:
         """Apply ``action`` by the lease holder, atomically with the author's counters and the
         ``outbox`` records. ESCALATE moves the item to the senior queue, keeping its age."""
         records = [part for record in outbox for part in record]
-        args = [self._prefix, post_id, moderator_id, action.value, note, *records]
+        args = [self._prefix, post_id, moderator_id, action.value, note, self._retention, *records]
         try:
             author, decided_at = await self._decide(args=args)
         except redis.exceptions.ResponseError as exc:
@@ -364,13 +375,19 @@ class RedisModeratorQueue:
         counted = author_id and author_action not in (None, ModeratorAction.ESCALATE)
         keys = [done, author_key(self._prefix, author_id) if counted else done]
         action = author_action.value if counted and author_action else ""
-        return bool(await self._finalize(keys=keys, args=[outcome, action]))
+        return bool(await self._finalize(keys=keys, args=[outcome, action, self._retention]))
 
     @_redis_errors
     async def mark_dead_lettered(self, post_id: str) -> None:
         """Record that a post went to the dead-letter topic: the gateway stops publishing it
         again; a replay from the dead-letter topic is still routed (no done mark)."""
-        await self._redis.set(dead_letter_key(self._prefix, post_id), "1")
+        await self._redis.set(dead_letter_key(self._prefix, post_id), "1", ex=self._retention)
+
+    @_redis_errors
+    async def image(self, sha256: str) -> bytes | None:
+        """The bytes of an image a queued post carried (by SHA-256 hex), or None once expired."""
+        data = await self._redis.get(self._key("img", sha256))
+        return None if data is None else _bytes(data)
 
     @_redis_errors
     async def is_done(self, post_id: str) -> bool:

@@ -28,6 +28,7 @@ not acknowledged meanwhile, so nothing is lost); any other error is retried
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
@@ -127,6 +128,29 @@ def unseen_reasons(
     return unseen
 
 
+def without_image_bytes(record: rpb.DeferredPost) -> tuple[bytes, dict[str, bytes]]:
+    """The record's bytes with its image bytes taken out, and those bytes by SHA-256: the
+    queue keeps each image once, however many posts carry it. ``record.images`` keeps the
+    hashes (filled in here if the record lacks them)."""
+    images: dict[str, bytes] = {}
+    stripped = rpb.DeferredPost()
+    stripped.CopyFrom(record)
+    if not any(image.data for image in stripped.post.images):
+        return encode(stripped), images
+    refs = list(stripped.images)
+    for index, image in enumerate(stripped.post.images):
+        if not image.data:
+            continue
+        sha = hashlib.sha256(image.data).hexdigest()
+        images[sha] = image.data
+        if index >= len(refs):
+            stripped.images.append(
+                rpb.ImageRef(sha256=sha, size_bytes=len(image.data), mime_type=image.mime_type)
+            )
+        image.data = b""
+    return encode(stripped), images
+
+
 class DeferredRouter:
     def __init__(
         self,
@@ -189,14 +213,16 @@ class DeferredRouter:
                 post.post_id,
                 ",".join(unseen),
             )
+        payload, images = without_image_bytes(record)
         await self.queue.enqueue(
             post_id=post.post_id,
             decision_id=record.verdict.decision_id,
             author_id=post.author.id,
             scores=dict(scores),
             followers=post.author.followers if post.author.HasField("followers") else None,
-            payload=value,
+            payload=payload,
             judge=opinion_record(judgement).SerializeToString() if judgement else b"",
+            images=images,
         )
         return Route.QUEUED
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
 import pytest
+from pydantic import ValidationError
 
 from modgate.pb import moderation_pb2 as pb
-from modgate.settings import OverloadSettings
+from modgate.settings import GatewaySettings, OverloadSettings
 from tests.fakes import FunctionClassifier, constant
 from tests.integration.conftest import StartGateway, spam_classifier
 
@@ -68,3 +70,33 @@ async def test_an_idle_gateway_scores_the_largest_batch_in_full(
     reply = await stub.ModerateBatch(request, timeout=10)
     assert len(reply.verdicts) == 64
     assert not any(v.degraded for v in reply.verdicts)
+
+
+async def test_request_bytes_in_progress_are_bounded(start_gateway: StartGateway) -> None:
+    """Calls that would hold more than max_inflight_bytes of requests together are refused
+    with RESOURCE_EXHAUSTED before any work; one call is always admitted."""
+    slow = FunctionClassifier("hate-model", ("hate",), constant("hate", 0.0), delay_s=0.4)
+    _, stub = await start_gateway(
+        {"hate-model": slow},
+        max_message_bytes=2 << 20,
+        max_inflight_bytes=2 << 20,
+        max_text_chars=1_000_000,
+    )
+
+    def heavy(post_id: str) -> pb.ModerateRequest:
+        return pb.ModerateRequest(post_id=post_id, text="a" * (800 << 10))  # 800 KiB
+
+    first = asyncio.ensure_future(stub.Moderate(heavy("a"), timeout=5))
+    second = asyncio.ensure_future(stub.Moderate(heavy("b"), timeout=5))
+    await asyncio.sleep(0.15)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.Moderate(heavy("c"), timeout=5)
+    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "in progress" in (refused.value.details() or "")
+    await asyncio.gather(first, second)
+    assert (await stub.Moderate(heavy("d"), timeout=5)).post_id == "d"
+
+
+def test_an_inflight_budget_below_the_largest_message_fails_at_boot() -> None:
+    with pytest.raises(ValidationError, match="max_inflight_bytes"):
+        GatewaySettings(max_message_bytes=64 << 20, max_inflight_bytes=32 << 20)

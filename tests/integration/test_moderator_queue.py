@@ -429,3 +429,45 @@ async def test_the_embedded_redis_keeps_the_queue_across_a_kill(tmp_path: Path) 
         await queue.aclose()
     finally:
         server.stop()
+
+
+async def test_decided_items_and_done_marks_expire_after_the_retention(
+    make_queue: MakeQueue, raw: redis.asyncio.Redis
+) -> None:
+    queue = make_queue(queue_settings(retention_s=3600))
+    await add(queue, "p1")
+    assert await raw.ttl(f"{PREFIX}item:p1") == -1  # waiting items never expire
+    assert await raw.ttl(f"{PREFIX}done:p1") == -1
+    assert await queue.claim("mod-1") is not None
+    await queue.decide("p1", "mod-1", REMOVE)
+    for key in (f"{PREFIX}item:p1", f"{PREFIX}done:p1"):
+        assert 3500 < await raw.ttl(key) <= 3600
+    await queue.mark_done("p2", "llm_allow")
+    await queue.mark_dead_lettered("p3")
+    for key in (f"{PREFIX}done:p2", f"{PREFIX}dead:p3"):
+        assert 3500 < await raw.ttl(key) <= 3600
+
+
+async def test_image_bytes_are_stored_once_per_content_with_a_ttl(
+    make_queue: MakeQueue, raw: redis.asyncio.Redis
+) -> None:
+    queue = make_queue(queue_settings(retention_s=7200))
+    picture = b"\x89PNG" + bytes(range(256)) * 64
+    sha = "ab" * 32
+    for post_id in ("p1", "p2", "p3"):
+        await queue.enqueue(
+            post_id=post_id,
+            decision_id=f"d-{post_id}",
+            author_id="a1",
+            scores={"hate": 0.5},
+            followers=10,
+            payload=b"record without image bytes",
+            images={sha: picture},
+        )
+    assert await queue.image(sha) == picture
+    assert await queue.image("cd" * 32) is None
+    assert len([k async for k in raw.scan_iter(f"{PREFIX}img:*")]) == 1
+    assert 7100 < await raw.ttl(f"{PREFIX}img:{sha}") <= 7200
+    item_bytes = await raw.memory_usage(f"{PREFIX}item:p1")
+    assert item_bytes is not None
+    assert item_bytes < len(picture)  # the item holds no image bytes

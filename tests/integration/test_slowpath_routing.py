@@ -6,6 +6,7 @@ dead-lettered, a Redis outage is waited out, and redelivery never routes a post 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -249,3 +250,23 @@ async def test_a_retried_removal_counts_against_the_author_once(
     assert (await queue.author_counters("author-5")).prior_violations == 1
     assert await queue.outcome("p5") == "llm_remove"
     await queue.aclose()
+
+
+async def test_a_queued_post_keeps_its_images_once_outside_the_item(
+    queue: RedisModeratorQueue,
+) -> None:
+    """Image bytes leave the item's payload (which keeps their hashes) for the queue's
+    content-addressed store: two posts with the same picture store it once."""
+    picture = b"\xff\xd8\xff" + bytes(range(256)) * 32
+    plain = DeferredRouter(
+        queue=queue, emitter=Sent(), policy=load_policy(DEFAULT_POLICY), topics=TOPICS
+    )
+    for post_id in ("i1", "i2"):
+        record = decode(rpb.DeferredPost, deferred(post_id, "look"))
+        record.post.images.add(data=picture, mime_type="image/jpeg")
+        assert await plain.route(encode(record)) is Route.QUEUED
+    stored = decode(rpb.DeferredPost, (await queue.get("i1")).payload)
+    assert stored.post.images[0].data == b""
+    sha = stored.images[0].sha256
+    assert sha == hashlib.sha256(picture).hexdigest()
+    assert await queue.image(sha) == picture
