@@ -16,7 +16,7 @@ PEERS_STAMP := $(PEERS_VENV)/.installed
 EVAL_LABELS := --label toxicity=toxicity --label insult=insult --label threat=threat \
   --label hate=hate --label sexual=sexual --label self_harm=self_harm
 
-.PHONY: previous-text setup triton-setup peers-setup bench-cpu bench-load bench-peers readme up serve test lint typecheck unit integration bench bench-text bench-text-loso bench-slowpath bench-images bench-triton train-spam train-text clean
+.PHONY: previous-text setup triton-setup peers-setup bench-cpu bench-load bench-peers readme up serve test lint typecheck unit integration bench bench-text bench-text-loso bench-slowpath bench-chaos bench-images bench-triton train-spam train-text clean
 
 $(STAMP): pyproject.toml constraints.txt $(wildcard proto/*.proto)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,6 +85,9 @@ bench-text-loso: $(STAMP)  ## text model: leave-one-source-out and 6 vs 12 layer
 
 bench-slowpath: $(STAMP)  ## slow path: deferred posts/s to the queue, queue claim/decide latency
 	$(BIN)/python -m bench.slowpath
+
+bench-chaos: $(STAMP)  ## chaos: broker kill -9, Redis frozen, worker kill -9 at 40 posts/s, ledger on vs off (~8 min)
+	$(BIN)/python -m bench.chaos
 
 bench-images: $(STAMP)  ## images: decode, NSFW, ViT-tiny, OCR, PDQ; image posts under load, OCR on/off
 	$(BIN)/python -m bench.images

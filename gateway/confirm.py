@@ -22,7 +22,8 @@ While Redis does not answer nothing is confirmed or republished (the ledger only
 Ledger segments left by a previous process are checked at the first round and republished
 ``republish_after_s`` later if still unconfirmed. The ledger's disk use is capped
 (``confirm.max_bytes``): past it a new deferred post is not kept (metric, WARNING), relying on
-the broker alone. Not thread-safe: one event loop owns it, like the spool.
+the broker alone. ``add`` only collects; a writer task appends to the ledger on a worker
+thread, and every use of the ledger's spool holds one lock (the spool is not thread-safe).
 """
 
 from __future__ import annotations
@@ -107,20 +108,28 @@ class UnconfirmedLedger:
         self._republish = republish
         self.spool = Spool(spool_dir / LEDGER_DIR, fsync=fsync)
         self._segments: dict[Path, _Segment] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+        self._unwritten: list[SpoolRecord] = []
+        self._unwritten_bytes = 0
+        self._wake = asyncio.Event()
+        self._written = asyncio.Event()
+        self._written.set()
         self._redis_down = False
         self._full = False
         self._inherited = bool(self.spool.seal())
 
     @property
     def pending(self) -> int:
-        """Deferred posts on disk whose confirmation has not been seen yet."""
-        return self.spool.pending_records
+        """Deferred posts kept whose confirmation has not been seen yet."""
+        return self.spool.pending_records + len(self._unwritten)
 
     def add(self, record: SpoolRecord) -> None:
-        """Keep ``record`` until its post is confirmed; never raises (a verdict is not held
-        up by the ledger: a full ledger or a failing disk is counted and logged)."""
-        if self.spool.pending_bytes >= self.settings.max_bytes:
+        """Keep ``record`` until its post is confirmed; never blocks and never raises (a
+        verdict is not held up by the ledger). The write happens a moment later on a worker
+        thread (a deferred post may carry megabytes of images); a full ledger or a failing
+        disk is counted and logged."""
+        if self.spool.pending_bytes + self._unwritten_bytes >= self.settings.max_bytes:
             self.metrics.deferred_unkept.labels("full").inc()
             if not self._full:
                 log.warning(
@@ -132,13 +141,36 @@ class UnconfirmedLedger:
                 self._full = True
             return
         self._full = False
-        try:
-            self.spool.append([record])
-        except (SpoolError, OSError) as exc:
-            self.metrics.deferred_unkept.labels("disk").inc()
-            log.error("cannot keep deferred post %r until confirmed: %s", record.key, exc)
-            return
-        self.metrics.deferred_unconfirmed.set(self.spool.pending_records)
+        self._unwritten.append(record)
+        self._unwritten_bytes += len(record.value)
+        self._written.clear()
+        self._wake.set()
+
+    async def _write(self) -> None:
+        """Append what ``add`` collected, in order, on a worker thread (under the lock every
+        use of the spool takes: the spool is not thread-safe)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._unwritten = self._unwritten, []
+        self._unwritten_bytes = 0
+        if batch:
+            async with self._lock:
+                try:
+                    await asyncio.to_thread(self.spool.append, batch)
+                except (SpoolError, OSError, ValueError) as exc:
+                    self.metrics.deferred_unkept.labels("disk").inc(len(batch))
+                    log.error("cannot keep %d deferred posts until confirmed: %s", len(batch), exc)
+            self.metrics.deferred_unconfirmed.set(self.spool.pending_records)
+        if not self._unwritten:
+            self._written.set()
+
+    async def written(self) -> None:
+        """Return once every record added so far is on disk (or counted as not kept)."""
+        await self._written.wait()
 
     def broker_reconnected(self) -> None:
         """The publisher got a broker back after losing it: every unconfirmed post is due."""
@@ -148,13 +180,17 @@ class UnconfirmedLedger:
             segment.next_check = min(segment.next_check, due)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="unconfirmed-ledger")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="unconfirmed-ledger"),
+            asyncio.create_task(self._write(), name="unconfirmed-ledger-writer"),
+        ]
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        await self._flush()  # what was added last stays for the next process
         self.spool.close()
         await self.marks.aclose()
 
@@ -168,6 +204,11 @@ class UnconfirmedLedger:
 
     async def check(self) -> None:
         """One round: close the current segment, confirm what is due, republish what is late."""
+        await self._flush()
+        async with self._lock:
+            await self._check()
+
+    async def _check(self) -> None:
         s = self.settings
         now = asyncio.get_running_loop().time()
         for path in self.spool.seal():

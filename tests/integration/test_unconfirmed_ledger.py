@@ -142,7 +142,7 @@ async def test_a_previous_processs_ledger_is_checked_and_republished(
     first = Ledger(tmp_path, redis_server.url)
     for post_id in ("kept", "arrived"):
         first.ledger.add(record(post_id))
-    first.ledger.spool.close()  # the process died: its ledger stays on disk
+    await first.ledger.aclose()  # the process stopped: its ledger stays on disk
     await raw.set(f"{PREFIX}done:arrived", "queued")
 
     second = Ledger(tmp_path, redis_server.url, grace_s=5.0, republish_after_s=0.2)
@@ -152,7 +152,6 @@ async def test_a_previous_processs_ledger_is_checked_and_republished(
     await second.ledger.check()
     assert second.republished == ["kept"]
     await second.ledger.aclose()
-    await first.ledger.marks.aclose()
 
 
 async def test_a_full_ledger_counts_what_it_cannot_keep(
@@ -163,8 +162,26 @@ async def test_a_full_ledger_counts_what_it_cannot_keep(
     lg.ledger.add(big)
     lg.ledger.add(record("next"))  # over the cap now: not kept, and no exception
     assert lg.ledger.pending == 1
+    await lg.ledger.check()  # written on a worker thread
+    assert lg.ledger.spool.pending_records == 1
     assert (
         lg.metrics.registry.get_sample_value("modgate_deferred_unkept_total", {"reason": "full"})
         == 1
     )
+    await lg.ledger.aclose()
+
+
+async def test_keeping_a_post_with_megabytes_of_images_does_not_hold_the_event_loop(
+    tmp_path: Path, redis_server: LocalRedis
+) -> None:
+    lg = Ledger(tmp_path, redis_server.url)
+    await lg.ledger.start()
+    heavy = SpoolRecord(TOPIC, b"heavy", bytes(range(256)) * (32 << 10))  # 8 MiB
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(4):
+        lg.ledger.add(heavy)
+    assert loop.time() - started < 0.005  # collected now, written on a worker thread
+    await asyncio.wait_for(lg.ledger.written(), 10)
+    assert lg.ledger.spool.pending_records == 4
     await lg.ledger.aclose()
