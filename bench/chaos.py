@@ -212,20 +212,27 @@ async def outcome(queue: RedisModeratorQueue, plan: Plan, load: Load) -> dict[st
     }
 
 
+def chaos_actions(
+    broker: LocalBroker, redis: LocalRedis, worker: Child
+) -> dict[str, Callable[[], object]]:
+    """The scenario events, by name, as calls (blocking: run them on a thread)."""
+    return {
+        "kill broker": broker.kill,
+        "start broker": broker.start,
+        "freeze redis": redis.pause,
+        "thaw redis": lambda: redis.pause(False),
+        "kill worker": worker.kill,
+        "start worker": worker.start,
+    }
+
+
 async def play(plan: Plan) -> dict[str, Any]:
     with LocalBroker() as broker, LocalRedis() as redis:
         port = free_port()
         gateway, worker = children(plan, broker, redis, port)
         worker.start()
         gateway.start()
-        actions: dict[str, Callable[[], object]] = {
-            "kill broker": broker.kill,
-            "start broker": broker.start,
-            "freeze redis": redis.pause,
-            "thaw redis": lambda: redis.pause(False),
-            "kill worker": worker.kill,
-            "start worker": worker.start,
-        }
+        actions = chaos_actions(broker, redis, worker)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         queue = RedisModeratorQueue.from_url(redis.url, QueueSettings(), timeout_s=2.0)
         try:

@@ -16,10 +16,11 @@ after the caller left is logged (``abandoned: true``) but never published.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -145,58 +146,56 @@ class ModerationService:
     ) -> list[pb.Verdict]:
         """The frame every RPC shares: deadline at ingress, parse and decode images,
         moderate, map errors, time."""
-        if self._inflight_bytes and self._inflight_bytes + len(data) > self._max_inflight:
+        async with self._admitted(method, len(data), context):
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            if _caller_gone(context, margin_s=REPLY_MARGIN_S):
+                # The caller's deadline passed (or leaves no time for a reply) before the call
+                # reached us (queued in the server or the network): nobody will read a verdict,
+                # so none is made or published.
+                self.metrics.abandoned.labels(method, "ingress").inc()
+                await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed on arrival")
+            try:
+                posts = parse(data)
+                if self.overload.admit(len(posts)):
+                    with self.overload.scoring_posts(len(posts)):
+                        posts = await self.decoder.decode_posts(posts, batch=batch)
+                        deadline = self.deadline_for(context, start)
+                        decided = await self._moderate(posts, deadline, start)
+                else:
+                    decided = await self._shed(posts, start)
+            except Exception as exc:  # RPC boundary: map to a status, log, count
+                await self._abort(context, exc, method)
+                raise  # unreachable: abort raises
+            # A caller that gave up (cancelled, or its deadline passed while we worked) never
+            # sees these verdicts: they are logged as abandoned and published nowhere, so no
+            # deferred post reaches the slow path for a post its service never got a verdict for.
+            abandoned = _caller_gone(context)
+            if abandoned:
+                self.metrics.abandoned.labels(method, "verdict").inc()
+            for verdict in decided:
+                self._record(verdict, abandoned=abandoned)
+            self.metrics.latency.labels(method).observe(loop.time() - start)
+            return [verdict.message for verdict in decided]
+
+    @contextlib.asynccontextmanager
+    async def _admitted(
+        self, method: str, size: int, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        """Hold ``size`` request bytes while the call runs; refuse the call with
+        RESOURCE_EXHAUSTED when the calls in progress already hold ``max_inflight_bytes``."""
+        if self._inflight_bytes and self._inflight_bytes + size > self._max_inflight:
             # Memory held by calls in progress is bounded, whatever their number and size.
             self.metrics.refused.labels(method, "inflight_bytes").inc()
             await context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"server busy: {self._inflight_bytes >> 20} MiB of requests in progress; retry",
             )
-        self._inflight_bytes += len(data)
+        self._inflight_bytes += size
         try:
-            return await self._serve_admitted(method, data, context, parse, batch=batch)
+            yield
         finally:
-            self._inflight_bytes -= len(data)
-
-    async def _serve_admitted(
-        self,
-        method: str,
-        data: bytes,
-        context: grpc.aio.ServicerContext[Any, Any],
-        parse: Callable[[bytes], list[Post]],
-        *,
-        batch: bool,
-    ) -> list[pb.Verdict]:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        if _caller_gone(context, margin_s=REPLY_MARGIN_S):
-            # The caller's deadline passed (or leaves no time for a reply) before the call
-            # reached us (queued in the server or the network): nobody will read a verdict,
-            # so none is made or published.
-            self.metrics.abandoned.labels(method, "ingress").inc()
-            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed on arrival")
-        try:
-            posts = parse(data)
-            if self.overload.admit(len(posts)):
-                with self.overload.scoring_posts(len(posts)):
-                    posts = await self.decoder.decode_posts(posts, batch=batch)
-                    deadline = self.deadline_for(context, start)
-                    decided = await self._moderate(posts, deadline, start)
-            else:
-                decided = await self._shed(posts, start)
-        except Exception as exc:  # RPC boundary: map to a status, log, count
-            await self._abort(context, exc, method)
-            raise  # unreachable: abort raises
-        # A caller that gave up (cancelled, or its deadline passed while we worked) never
-        # sees these verdicts: they are logged as abandoned and published nowhere, so no
-        # deferred post reaches the slow path for a post its service never got a verdict for.
-        abandoned = _caller_gone(context)
-        if abandoned:
-            self.metrics.abandoned.labels(method, "verdict").inc()
-        for verdict in decided:
-            self._record(verdict, abandoned=abandoned)
-        self.metrics.latency.labels(method).observe(loop.time() - start)
-        return [verdict.message for verdict in decided]
+            self._inflight_bytes -= size
 
     def close(self) -> None:
         """Release the worker threads (after the server has drained its calls)."""

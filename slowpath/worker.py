@@ -250,23 +250,18 @@ class DeferredRouter:
     ) -> Route:
         """The policy's verdict once the image text is read: an action with source model."""
         assert self.image_text is not None
-        post = record.post
         remove = final is Action.REMOVE
-        action = rpb.ActionRecord(
-            action_id=action_id(post.post_id, "ocr"),
-            post_id=post.post_id,
-            decision_id=record.verdict.decision_id,
-            outcome=rpb.OUTCOME_REMOVE if remove else rpb.OUTCOME_ALLOW,
-            source=rpb.MODEL,
+        route = Route.OCR_REMOVE if remove else Route.OCR_ALLOW
+        note = f"text inside the images: {found.text[:500]}" if found.text else "no text found"
+        await self._model_outcome(
+            record,
+            route,
+            source_tag="ocr",
+            remove=remove,
             actor=self.image_text.reader.version,
             reason=f"ocr.{final.value}",
-            note=f"text inside the images: {found.text[:500]}" if found.text else "no text found",
-            decided_at=time.time(),
-            final=True,
+            note=note,
         )
-        await self.emitter.send_and_wait(self.topics.actions, post.post_id.encode(), encode(action))
-        route = Route.OCR_REMOVE if remove else Route.OCR_ALLOW
-        await self.queue.mark_done(post.post_id, route.value)
         return route
 
     def _known_media_verdict(self, record: rpb.DeferredPost, matched: Prediction) -> Verdict:
@@ -276,24 +271,49 @@ class DeferredRouter:
     async def _finalize_known_media(self, record: rpb.DeferredPost, verdict: Verdict) -> Route:
         """A match with the hash bank as it is now, which the policy removes: final."""
         assert self.known_media is not None
-        post = record.post
         cited = [r for r in verdict.reasons if r.code.startswith(f"{KNOWN_MEDIA}.entry.")]
-        action = rpb.ActionRecord(
-            action_id=action_id(post.post_id, "known-media"),
-            post_id=post.post_id,
-            decision_id=record.verdict.decision_id,
-            outcome=rpb.OUTCOME_REMOVE,
-            source=rpb.MODEL,
+        await self._model_outcome(
+            record,
+            Route.MEDIA_REMOVE,
+            source_tag="known-media",
+            remove=True,
             actor=self.known_media.version,
-            category=KNOWN_MEDIA,
             reason=",".join(r.code for r in cited) or f"{KNOWN_MEDIA}.remove_above",
             note="; ".join(r.detail for r in cited),
+            category=KNOWN_MEDIA,
+        )
+        return Route.MEDIA_REMOVE
+
+    async def _model_outcome(
+        self,
+        record: rpb.DeferredPost,
+        route: Route,
+        *,
+        source_tag: str,
+        remove: bool,
+        actor: str,
+        reason: str,
+        note: str,
+        category: str = "",
+    ) -> None:
+        """A final outcome the slow path's own models reached (no label: not a judgement):
+        the action to Kafka, then the done mark."""
+        post = record.post
+        action = rpb.ActionRecord(
+            action_id=action_id(post.post_id, source_tag),
+            post_id=post.post_id,
+            decision_id=record.verdict.decision_id,
+            outcome=rpb.OUTCOME_REMOVE if remove else rpb.OUTCOME_ALLOW,
+            source=rpb.MODEL,
+            actor=actor,
+            category=category,
+            reason=reason,
+            note=note,
             decided_at=time.time(),
             final=True,
         )
         await self.emitter.send_and_wait(self.topics.actions, post.post_id.encode(), encode(action))
-        await self.queue.mark_done(post.post_id, Route.MEDIA_REMOVE.value)
-        return Route.MEDIA_REMOVE
+        await self.queue.mark_done(post.post_id, route.value)
 
     async def _finalize(self, record: rpb.DeferredPost, judgement: Judgement) -> Route:
         post = record.post

@@ -24,12 +24,15 @@ from modgate.settings import (
     ARTIFACTS_DIR,
     GatewaySettings,
     OnnxSettings,
+    QueueSettings,
     RedisSettings,
     SlowpathSettings,
     StreamSettings,
 )
 from slowpath.app import SlowpathWorker
+from slowpath.queue_redis import RedisModeratorQueue
 from tests.conftest import skip_or_fail
+from tests.integration.chat_server import ScriptedChatServer
 
 StartGateway = Callable[..., Awaitable[tuple[Gateway, pb_grpc.ModerationStub]]]
 
@@ -169,3 +172,20 @@ def own_triton_server(triton_repo: tuple[TritonInstall, Path]) -> Iterator[Local
     server = _start_triton(triton_repo)
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def queue(redis_server: LocalRedis) -> AsyncIterator[RedisModeratorQueue]:
+    """The moderator queue on a fresh redis-server (short timeouts, default settings)."""
+    q = RedisModeratorQueue.from_url(redis_server.url, QueueSettings(), timeout_s=0.5)
+    yield q
+    await q.aclose()
+
+
+@pytest.fixture
+async def chat() -> AsyncIterator[ScriptedChatServer]:
+    """A scripted OpenAI-compatible chat-completions server on 127.0.0.1."""
+    server = ScriptedChatServer()
+    await server.start()
+    yield server
+    await server.stop()

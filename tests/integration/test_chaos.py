@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 import pytest
 
+from bench.chaos import Child, chaos_actions
 from modgate.embedded import LocalBroker, LocalRedis
 from modgate.pb import moderation_pb2 as pb
 from modgate.pb import moderation_pb2_grpc as pb_grpc
@@ -43,72 +41,39 @@ SCHEDULE = [
 ]
 
 
-class WorkerProcess:
+def worker_process(broker: LocalBroker, redis: LocalRedis, state: Path) -> Child:
     """``modgate worker`` as a child process (no judge, no OCR: every post is queued)."""
-
-    def __init__(self, broker: LocalBroker, redis: LocalRedis, state: Path) -> None:
-        self.env = {
-            **os.environ,
-            "MODGATE_STREAM__KAFKA_URL": broker.url,
-            "MODGATE_STREAM__SPOOL_DIR": str(state / "worker-spool"),
-            "MODGATE_REDIS__URL": redis.url,
-            "MODGATE_APP_ID": f"modgate-chaos-{uuid.uuid4().hex[:8]}",
-            "MODGATE_DATA_DIR": str(state / "faust"),
-            "MODGATE_BROKER_SESSION_TIMEOUT_S": "2",
-            "MODGATE_BROKER_REBALANCE_TIMEOUT_S": "2",
-            "MODGATE_RETRY_BACKOFF_S": "0.05",
-            "MODGATE_RETRY_BACKOFF_MAX_S": "0.5",
-            "MODGATE_REDIS_TIMEOUT_S": "0.5",
-            "MODGATE_METRICS_PORT": "0",
-            "MODGATE_OCR__ENGINE": "off",
-            "MODGATE_HASHBANK__ENABLED": "false",
-            "MODGATE_JUDGE__BASE_URL": "",
-            "MODGATE_LOG_JSON": "false",
-            "MODGATE_LOG_LEVEL": "WARNING",
-        }
-        self.log = state / "worker.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "modgate", "worker"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    env = {
+        **os.environ,
+        "MODGATE_STREAM__KAFKA_URL": broker.url,
+        "MODGATE_STREAM__SPOOL_DIR": str(state / "worker-spool"),
+        "MODGATE_REDIS__URL": redis.url,
+        "MODGATE_APP_ID": f"modgate-chaos-{uuid.uuid4().hex[:8]}",
+        "MODGATE_DATA_DIR": str(state / "faust"),
+        "MODGATE_BROKER_SESSION_TIMEOUT_S": "2",
+        "MODGATE_BROKER_REBALANCE_TIMEOUT_S": "2",
+        "MODGATE_RETRY_BACKOFF_S": "0.05",
+        "MODGATE_RETRY_BACKOFF_MAX_S": "0.5",
+        "MODGATE_REDIS_TIMEOUT_S": "0.5",
+        "MODGATE_METRICS_PORT": "0",
+        "MODGATE_OCR__ENGINE": "off",
+        "MODGATE_HASHBANK__ENABLED": "false",
+        "MODGATE_JUDGE__BASE_URL": "",
+        "MODGATE_LOG_JSON": "false",
+        "MODGATE_LOG_LEVEL": "WARNING",
+    }
+    return Child("worker", env, state / "worker.log")
 
 
 async def open_loop_with_chaos(
-    stub: pb_grpc.ModerationStub, broker: LocalBroker, redis: LocalRedis, worker: WorkerProcess
+    stub: pb_grpc.ModerationStub, broker: LocalBroker, redis: LocalRedis, worker: Child
 ) -> tuple[dict[str, pb.Verdict], dict[str, str]]:
     """Send ``RATE`` posts a second for ``DURATION_S`` while ``SCHEDULE`` happens; return the
     verdicts and the failed calls (post id -> status code), both by post id."""
     loop = asyncio.get_running_loop()
     verdicts: dict[str, pb.Verdict] = {}
     failures: dict[str, str] = {}
-    actions: dict[str, Callable[[], object]] = {
-        "kill broker": broker.kill,
-        "start broker": broker.start,
-        "freeze redis": redis.pause,
-        "thaw redis": lambda: redis.pause(False),
-        "kill worker": worker.kill,
-        "start worker": worker.start,
-    }
+    actions = chaos_actions(broker, redis, worker)
 
     async def send(post_id: str) -> None:
         request = pb.ModerateRequest(
@@ -141,7 +106,7 @@ async def test_every_deferred_post_reaches_the_queue_through_crashes(
     start_gateway: StartGateway,
     tmp_path: Path,
 ) -> None:
-    worker = WorkerProcess(kafka_broker, redis_server, tmp_path)
+    worker = worker_process(kafka_broker, redis_server, tmp_path)
     worker.start()
     # Every post scores hate 0.5: DEFER (severe, between the policy's lines), queued.
     hate = FunctionClassifier("hate-model", ("hate",), constant("hate", 0.5))

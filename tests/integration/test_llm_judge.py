@@ -31,20 +31,12 @@ def policy() -> Policy:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[ScriptedChatServer]:
-    chat = ScriptedChatServer()
-    await chat.start()
-    yield chat
-    await chat.stop()
-
-
-@pytest.fixture
-async def make_judge(server: ScriptedChatServer, policy: Policy) -> AsyncIterator[MakeJudge]:
+async def make_judge(chat: ScriptedChatServer, policy: Policy) -> AsyncIterator[MakeJudge]:
     judges: list[OpenAiJudge] = []
 
     def make(**overrides: Any) -> OpenAiJudge:
         fields: dict[str, Any] = {
-            "base_url": server.base_url,
+            "base_url": chat.base_url,
             "model": "judge-test-1",
             "api_key": SecretStr("sk-test-key"),
             "timeout_s": 5.0,
@@ -64,9 +56,9 @@ def _request(text: str, **context: Any) -> JudgeRequest:
 
 
 async def test_confident_violation_becomes_violates_with_category_and_confidence(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
-    server.on(
+    chat.on(
         "case-confident",
         Reply.answer(violates=True, category="toxicity", confidence=0.93, rationale="Insults."),
     )
@@ -83,16 +75,16 @@ async def test_confident_violation_becomes_violates_with_category_and_confidence
 
 
 async def test_request_carries_model_schema_auth_policy_and_fenced_post(
-    server: ScriptedChatServer, make_judge: MakeJudge, policy: Policy
+    chat: ScriptedChatServer, make_judge: MakeJudge, policy: Policy
 ) -> None:
-    server.on(
+    chat.on(
         "case-request",
         Reply.answer(violates=False, category="none", confidence=0.9, rationale="Fine."),
     )
     await make_judge().judge(
         _request("hello case-request", language="de", region="DE", scores={"toxicity": 0.64})
     )
-    sent = server.last_request()
+    sent = chat.last_request()
     assert sent.headers["Authorization"] == "Bearer sk-test-key"
     assert sent.body["model"] == "judge-test-1"
     assert sent.body["temperature"] == 0
@@ -116,24 +108,24 @@ async def test_request_carries_model_schema_auth_policy_and_fenced_post(
 
 
 async def test_json_object_format_and_no_key_send_no_schema_and_no_authorization(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
-    server.on(
+    chat.on(
         "case-plain",
         Reply.answer(violates=False, category="none", confidence=0.9, rationale="Fine."),
     )
     judge = make_judge(response_format="json_object", api_key=SecretStr(""))
     result = await judge.judge(_request("case-plain"))
     assert result.outcome is JudgeOutcome.CLEAN
-    sent = server.last_request()
+    sent = chat.last_request()
     assert sent.body["response_format"] == {"type": "json_object"}
     assert "Authorization" not in sent.headers
 
 
 async def test_low_confidence_violation_is_not_confident(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
-    server.on(
+    chat.on(
         "case-low",
         Reply.answer(
             violates=True, category="spam", confidence=0.7, rationale="Looks promotional."
@@ -146,9 +138,9 @@ async def test_low_confidence_violation_is_not_confident(
 
 
 async def test_judge_that_cannot_decide_is_unsure_without_error(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
-    server.on(
+    chat.on(
         "case-unsure",
         Reply.answer(
             violates=False, category="none", confidence=0.3, rationale="Sarcasm; cannot tell."
@@ -162,10 +154,10 @@ async def test_judge_that_cannot_decide_is_unsure_without_error(
 
 
 async def test_clean_answer_wrapped_in_code_fences_is_clean(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
     answer = {"violates": False, "category": "none", "confidence": 0.97, "rationale": "Benign."}
-    server.on("case-fenced", Reply(content=f"```json\n{json.dumps(answer)}\n```"))
+    chat.on("case-fenced", Reply(content=f"```json\n{json.dumps(answer)}\n```"))
     result = await make_judge().judge(_request("nice photo case-fenced"))
     assert result.outcome is JudgeOutcome.CLEAN
     assert result.category == ""
@@ -173,9 +165,9 @@ async def test_clean_answer_wrapped_in_code_fences_is_clean(
 
 
 async def test_non_json_answer_is_unsure_with_error(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
-    server.on("case-prose", Reply(content="I think this post is probably fine."))
+    chat.on("case-prose", Reply(content="I think this post is probably fine."))
     result = await make_judge().judge(_request("case-prose"))
     assert result.outcome is JudgeOutcome.UNSURE
     assert "not JSON" in result.error
@@ -198,35 +190,35 @@ async def test_non_json_answer_is_unsure_with_error(
     ],
 )
 async def test_answer_off_schema_is_unsure_with_reason(
-    server: ScriptedChatServer, make_judge: MakeJudge, answer: dict[str, Any], reason: str
+    chat: ScriptedChatServer, make_judge: MakeJudge, answer: dict[str, Any], reason: str
 ) -> None:
-    server.on("case-schema", Reply(content=json.dumps(answer)))
+    chat.on("case-schema", Reply(content=json.dumps(answer)))
     result = await make_judge().judge(_request("case-schema"))
     assert result.outcome is JudgeOutcome.UNSURE
     assert reason in result.error
 
 
 async def test_response_without_choices_is_unsure(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
-    server.on("case-nochoices", Reply(body={"id": "x", "choices": []}))
+    chat.on("case-nochoices", Reply(body={"id": "x", "choices": []}))
     result = await make_judge().judge(_request("case-nochoices"))
     assert result.outcome is JudgeOutcome.UNSURE
     assert "no choices" in result.error
 
 
 async def test_server_slower_than_timeout_is_unsure_timeout(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
     answer = {"violates": False, "category": "none", "confidence": 0.99, "rationale": "late"}
-    server.on("case-slow", Reply(content=json.dumps(answer), delay_s=2.0))
+    chat.on("case-slow", Reply(content=json.dumps(answer), delay_s=2.0))
     result = await make_judge(timeout_s=0.3).judge(_request("case-slow"))
     assert result.outcome is JudgeOutcome.UNSURE
     assert "timeout" in result.error
 
 
-async def test_http_500_is_unsure(server: ScriptedChatServer, make_judge: MakeJudge) -> None:
-    server.on("case-500", Reply(status=500))
+async def test_http_500_is_unsure(chat: ScriptedChatServer, make_judge: MakeJudge) -> None:
+    chat.on("case-500", Reply(status=500))
     result = await make_judge().judge(_request("case-500"))
     assert result.outcome is JudgeOutcome.UNSURE
     assert "500" in result.error
@@ -247,9 +239,9 @@ async def test_refused_connection_is_unsure(policy: Policy) -> None:
 
 
 async def test_obeyed_injection_attempt_is_flagged_and_never_confident(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
-    server.on(
+    chat.on(
         "case-injection",
         Reply.answer(
             violates=False, category="none", confidence=0.99, rationale="The post is harmless."
@@ -266,9 +258,9 @@ async def test_obeyed_injection_attempt_is_flagged_and_never_confident(
 
 
 async def test_rationale_reporting_injection_flags_the_judgement(
-    server: ScriptedChatServer, make_judge: MakeJudge
+    chat: ScriptedChatServer, make_judge: MakeJudge
 ) -> None:
-    server.on(
+    chat.on(
         "case-reported",
         Reply.answer(
             violates=True,
@@ -284,13 +276,13 @@ async def test_rationale_reporting_injection_flags_the_judgement(
 
 
 async def test_borrowed_client_stays_open_after_aclose(
-    server: ScriptedChatServer, policy: Policy
+    chat: ScriptedChatServer, policy: Policy
 ) -> None:
-    server.on(
+    chat.on(
         "case-borrowed",
         Reply.answer(violates=False, category="none", confidence=0.9, rationale="Fine."),
     )
-    settings = JudgeSettings(base_url=server.base_url, model="m", timeout_s=5.0)
+    settings = JudgeSettings(base_url=chat.base_url, model="m", timeout_s=5.0)
     async with httpx.AsyncClient() as client:
         judge = OpenAiJudge(settings, policy, client=client)
         assert (await judge.judge(_request("case-borrowed"))).outcome is JudgeOutcome.CLEAN

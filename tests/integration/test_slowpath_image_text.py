@@ -5,18 +5,15 @@ text's scores."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import yaml
 
 from decision import Policy, parse_policy
 from models.ocr import OcrTextClassifier, RapidOcrEngine
-from modgate.embedded import LocalRedis
 from modgate.pb import moderation_pb2 as pb
 from modgate.pb import records_pb2 as rpb
 from modgate.records import Topics, decode, encode
-from modgate.settings import DEFAULT_POLICY, ImageSettings, OcrSettings, QueueSettings
+from modgate.settings import DEFAULT_POLICY, ImageSettings, OcrSettings
 from slowpath.image_text import ImageTextCheck
 from slowpath.queue_redis import RedisModeratorQueue
 from slowpath.worker import DeferredRouter, Route
@@ -77,13 +74,6 @@ def deferred(
 def check() -> ImageTextCheck:
     reader = OcrTextClassifier(RapidOcrEngine(), text_classifier().model, OcrSettings())
     return ImageTextCheck(reader, ImageSettings())
-
-
-@pytest.fixture
-async def queue(redis_server: LocalRedis) -> AsyncIterator[RedisModeratorQueue]:
-    q = RedisModeratorQueue.from_url(redis_server.url, QueueSettings(), timeout_s=0.5)
-    yield q
-    await q.aclose()
 
 
 def _router(queue: RedisModeratorQueue, sent: Sent, check: ImageTextCheck) -> DeferredRouter:

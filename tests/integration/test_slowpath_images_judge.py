@@ -6,7 +6,7 @@ chat-completions server on 127.0.0.1)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +14,10 @@ import pytest
 
 from decision import load_policy
 from models.hashbank import BankEntry, HashBank, pdq_hash
-from modgate.embedded import LocalRedis
 from modgate.pb import moderation_pb2 as pb
 from modgate.pb import records_pb2 as rpb
 from modgate.records import Topics, decode, encode
-from modgate.settings import DEFAULT_POLICY, HashBankSettings, ImageSettings, QueueSettings
+from modgate.settings import DEFAULT_POLICY, HashBankSettings, ImageSettings
 from slowpath.interface import JudgeOutcome
 from slowpath.media_check import KnownMediaCheck
 from slowpath.queue_redis import RedisModeratorQueue
@@ -56,21 +55,6 @@ def deferred(post_id: str, text: str, reasons: list[pb.Reason], *, image: str = 
             ),
         )
     )
-
-
-@pytest.fixture
-async def queue(redis_server: LocalRedis) -> AsyncIterator[RedisModeratorQueue]:
-    q = RedisModeratorQueue.from_url(redis_server.url, QueueSettings(), timeout_s=0.5)
-    yield q
-    await q.aclose()
-
-
-@pytest.fixture
-async def chat() -> AsyncIterator[ScriptedChatServer]:
-    server = ScriptedChatServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -61,21 +60,6 @@ def deferred(post_id: str, text: str, *, author: str = "author-9") -> bytes:
             ),
         )
     )
-
-
-@pytest.fixture
-async def queue(redis_server: LocalRedis) -> AsyncIterator[RedisModeratorQueue]:
-    q = RedisModeratorQueue.from_url(redis_server.url, QueueSettings(), timeout_s=0.5)
-    yield q
-    await q.aclose()
-
-
-@pytest.fixture
-async def chat() -> AsyncIterator[ScriptedChatServer]:
-    server = ScriptedChatServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def router(queue: RedisModeratorQueue, chat: ScriptedChatServer, sent: Sent) -> DeferredRouter:
