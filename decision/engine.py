@@ -9,8 +9,12 @@ were not read by OCR in time (feature ``ocr`` is ``skipped_budget``, ``deferred`
 policy's ``images.on_ocr_unread`` says what then), ``images.undecoded`` (DEFER) when feature
 ``images_undecoded`` counts images not decoded in time, ``all.below_thresholds`` when nothing
 else fired. ``evidence`` (e.g. the hash-bank entry an image matched) is cited right after
-its category's rule, with that rule's action. The verdict's action is the most severe
-action any rule asked for.
+its category's rule, with that rule's action. Behaviour signals (``policy.behaviour``: a
+feature the gateway measured, such as near-duplicates by other authors, at or above its
+line) fire ``<category>.<signal>`` and defer the post; a category with
+``remove_requires_evidence`` removes only when one of its signals fired, and otherwise its
+``remove_above`` rule becomes ``<category>.remove_needs_evidence`` (DEFER). The verdict's
+action is the most severe action any rule asked for.
 """
 
 from __future__ import annotations
@@ -40,21 +44,28 @@ def decide(
     """
     region = str(features.get("region") or "")
     language = str(features.get("language") or "")
+    signals = _behaviour_signals(features, policy)
     reasons: list[Reason] = []
     for category in policy.categories:
         thresholds = policy.effective(category, region=region, language=language)
+        fired = [signal for signal in signals if signal.category == category]
         if category in scores:
             reason = _threshold_rule(category, scores[category], thresholds, policy, spike)
+            if reason is not None and reason.action is Action.REMOVE and not fired:
+                reason = _needs_evidence(reason, thresholds)
         elif category in missing:
             reason = _missing_rule(category, thresholds)
-        else:
-            continue  # no model serves this category in this deployment
+        else:  # no model serves this category in this deployment: behaviour alone
+            reasons.extend(fired)
+            continue
         if reason is not None:
             reasons.append(reason)
         action = reason.action if reason is not None else Action.ALLOW
         reasons.extend(
             replace(e, action=action, category=category) for e in evidence if e.category == category
         )
+        # A behaviour signal defers on its own, and takes a removal's action as its evidence.
+        reasons.extend(replace(s, action=most_severe([action, Action.DEFER])) for s in fired)
     for post_wide in (_ocr_rule(features, policy), _undecoded_rule(features)):
         if post_wide is not None:
             reasons.append(post_wide)
@@ -89,6 +100,42 @@ def _threshold_rule(
             f"spike mode raised defer_above from {thresholds.defer_above:g}",
         )
     return None
+
+
+def _needs_evidence(removal: Reason, thresholds: CategoryPolicy) -> Reason:
+    """A model removal where the category needs behaviour evidence and none fired: DEFER."""
+    if not thresholds.remove_requires_evidence:
+        return removal
+    return Reason(
+        f"{removal.category}.remove_needs_evidence",
+        Action.DEFER,
+        removal.category,
+        removal.score,
+        removal.threshold,
+        "the model alone never removes this category: no behaviour signal fired",
+    )
+
+
+def _behaviour_signals(features: Features, policy: Policy) -> list[Reason]:
+    """The policy's behaviour signals whose feature reached its line (action DEFER)."""
+    fired = []
+    for name, signal in policy.behaviour.items():
+        value = features.get(signal.feature)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if value >= signal.at_least:
+            detail = signal.description or f"{signal.feature} = {value:g}"
+            fired.append(
+                Reason(
+                    f"{signal.category}.{name}",
+                    Action.DEFER,
+                    signal.category,
+                    float(value),
+                    signal.at_least,
+                    detail,
+                )
+            )
+    return fired
 
 
 def _defer_threshold(thresholds: CategoryPolicy, policy: Policy, spike: bool) -> float:

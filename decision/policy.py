@@ -48,6 +48,9 @@ class CategoryPolicy(_Frozen):
     # What a score of this category is about: the post's text, or its images. The slow path's
     # LLM judge reads text only, so it never allows a post deferred for an ``images`` category.
     seen_in: Literal["text", "images"] = "text"
+    # The model's score alone never removes: ``remove_above`` applies only when a behaviour
+    # signal of this category fired too (``Policy.behaviour``); otherwise the post defers.
+    remove_requires_evidence: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -100,6 +103,18 @@ class ImagesPolicy(_Frozen):
     on_ocr_unread: Literal["defer", "allow"] = "defer"
 
 
+class BehaviourSignal(_Frozen):
+    """Evidence from what the gateway measured about a post's author and its copies (a
+    feature, ``gateway/behaviour.py``): when ``feature`` reaches ``at_least`` the post is
+    deferred for ``category`` (reason ``<category>.<signal name>``), and the category's
+    ``remove_above`` may remove it even where ``remove_requires_evidence`` is set."""
+
+    category: Category
+    feature: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    at_least: Annotated[float, Field(gt=0)]
+    description: str = ""
+
+
 class JudgePolicy(_Frozen):
     """How far the slow path trusts its LLM judge: an opinion at or above
     ``auto_decide_confidence`` becomes the final outcome; anything less goes to moderators."""
@@ -116,6 +131,7 @@ class Policy(_Frozen):
     spike: SpikePolicy = SpikePolicy()
     judge: JudgePolicy = JudgePolicy()
     images: ImagesPolicy = ImagesPolicy()
+    behaviour: dict[str, BehaviourSignal] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -124,6 +140,11 @@ class Policy(_Frozen):
         for name in self.categories:
             if not CATEGORY_PATTERN.match(name):
                 raise ValueError(f"category name {name!r} must be lower snake case")
+        for name, signal in self.behaviour.items():
+            if not CATEGORY_PATTERN.match(name):
+                raise ValueError(f"behaviour signal name {name!r} must be lower snake case")
+            if signal.category not in self.categories:
+                raise ValueError(f"behaviour.{name}: unknown category {signal.category!r}")
         for kind, table in (("regions", self.regions), ("languages", self.languages)):
             for key, overrides in table.items():
                 for cat in overrides.categories:

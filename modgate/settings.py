@@ -263,6 +263,17 @@ class ConfirmSettings(BaseModel):
     max_bytes: Annotated[int, Field(ge=1 << 20)] = 1 << 30
 
 
+class BehaviourSettings(BaseModel):
+    """Behaviour the gateway measures in Redis (``gateway/behaviour.py``): near-duplicates of
+    each post by other authors, and each author's post rate. Needs ``redis.url``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    # How far back near-duplicates by other authors count.
+    near_duplicate_window_s: Annotated[float, Field(gt=0, le=86_400)] = 600.0
+
+
 class ImageSettings(BaseModel):
     """Safe decoding of inline images (``models/image_decode.py``). The byte and count
     limits are ``max_image_bytes`` / ``max_images`` on the gateway settings; these bound
@@ -404,7 +415,9 @@ class GatewaySettings(BaseSettings):
     confirm: ConfirmSettings = ConfirmSettings()
     # Author counters (prior violations, trust) are read from Redis when a URL is set.
     redis: RedisSettings = RedisSettings()
+    # The budget for each Redis round trip of a call (author counters, behaviour features).
     author_lookup_timeout_ms: Annotated[float, Field(gt=0, le=1000)] = 10.0
+    behaviour: BehaviourSettings = BehaviourSettings()
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from decision import PolicyError, decide, load_policy, parse_policy
 from modgate.settings import DEFAULT_POLICY
@@ -100,3 +101,26 @@ def test_reasons_are_ordered_most_severe_first() -> None:
     severities = [r.action.severity for r in verdict.reasons]
     assert severities == sorted(severities, reverse=True)
     assert verdict.reason_codes[0] == "hate.remove_above"
+
+
+def test_spam_removes_only_with_behaviour_evidence() -> None:
+    """The SMS-trained spam model alone defers; with a burst of near-duplicates it removes."""
+    policy = load_policy(DEFAULT_POLICY)
+    alone = decide({"spam": 0.995}, {"near_duplicate_authors": 0, "author_posts_1m": 1}, policy)
+    assert alone.action is Action.DEFER
+    assert "spam.remove_needs_evidence" in alone.reason_codes
+    burst = decide({"spam": 0.995}, {"near_duplicate_authors": 4}, policy)
+    assert burst.action is Action.REMOVE
+    assert burst.reason_codes[:2] == ("spam.remove_above", "spam.near_duplicate_burst")
+    low = decide({"spam": 0.05}, {"author_posts_1m": 25}, policy)
+    assert low.action is Action.DEFER
+    assert "spam.flood" in low.reason_codes
+    unknown = decide({"spam": 0.05}, {"near_duplicate_authors": None}, policy)
+    assert unknown.action is Action.ALLOW
+
+
+def test_a_behaviour_signal_must_name_a_known_category() -> None:
+    document = yaml.safe_load(DEFAULT_POLICY.read_text())
+    document["behaviour"]["flood"]["category"] = "nope"
+    with pytest.raises(PolicyError, match=r"behaviour\.flood"):
+        parse_policy(document)

@@ -1,0 +1,188 @@
+"""Behaviour the gateway measures itself in Redis: near-duplicate bursts and author post rates.
+
+A caller can say anything about its authors; these it cannot forge. For every call, in one
+pipelined round trip under the author-counter budget (``author_lookup_timeout_ms``), for each
+post:
+
+- **near-duplicates**: the post's MinHash signature (``models/minhash.py``, computed with the
+  text features) is looked up in one sorted set per LSH band,
+  ``{prefix}beh:nd:{band}`` (members ``author|post_id|signature``, scored by time, trimmed to
+  ``near_duplicate_window_s``), then added. Feature ``near_duplicate_authors``: how many
+  *other* authors posted a near-duplicate (similarity >= ``models.minhash.NEAR_SIMILARITY``)
+  within the window (posts without an author id count one each). Posts under six words have
+  no signature and no count.
+- **post rate**: ``{prefix}beh:rate:{author_id}`` (members post ids, scored by time, one hour
+  kept). Feature ``author_posts_1m``: the author's posts in the last minute, this one
+  included; a retried post id counts once.
+
+Redis slow or down: both features are ``None`` (unknown) for the call, never an error or a
+wait past the budget; the policy's behaviour signals then simply do not fire
+(``policy.behaviour``, ``decision/engine.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
+
+from gateway.metrics import GatewayMetrics
+from models.minhash import NEAR_SIMILARITY, bands, similarity
+from modgate.types import Post
+
+log = logging.getLogger(__name__)
+
+RATE_KEEP_S = 3600.0
+CANDIDATES_PER_BAND = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    near_duplicate_authors: int | None = None
+    author_posts_1m: int | None = None
+
+
+UNKNOWN = Behaviour()
+
+
+def _member(author: str, post_id: str, sig: tuple[int, ...]) -> str:
+    return f"{author}|{post_id}|" + ".".join(f"{v:x}" for v in sig)
+
+
+def _parse(member: bytes | str) -> tuple[str, str, tuple[int, ...]] | None:
+    text = member.decode() if isinstance(member, bytes) else member
+    parts = text.split("|")
+    if len(parts) != 3:
+        return None
+    try:
+        return parts[0], parts[1], tuple(int(v, 16) for v in parts[2].split("."))
+    except ValueError:
+        return None
+
+
+class BehaviourStore:
+    """Measures (and records) near-duplicates and post rates; ``observe`` never raises."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        key_prefix: str,
+        timeout_s: float,
+        window_s: float,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._redis = redis
+        self._prefix = key_prefix
+        self._timeout_s = timeout_s
+        self._window_s = window_s
+        self._metrics = metrics
+        self._warned = False
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        key_prefix: str,
+        timeout_s: float,
+        window_s: float,
+        metrics: GatewayMetrics,
+    ) -> BehaviourStore:
+        redis = Redis.from_url(
+            url, socket_timeout=max(timeout_s, 0.05), socket_connect_timeout=max(timeout_s, 0.05)
+        )
+        return cls(
+            redis, key_prefix=key_prefix, timeout_s=timeout_s, window_s=window_s, metrics=metrics
+        )
+
+    async def observe(
+        self,
+        posts: Sequence[Post],
+        signatures: Sequence[tuple[int, ...] | None],
+        *,
+        budget_s: float,
+        now: float | None = None,
+    ) -> list[Behaviour]:
+        """Each post's behaviour features, having recorded the posts; ``UNKNOWN`` for all
+        when Redis does not answer within the budget."""
+        at = time.time() if now is None else now
+        try:
+            async with asyncio.timeout(max(min(self._timeout_s, budget_s), 0.0)):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    layout = [
+                        self._queue(pipe, post, sig, at)
+                        for post, sig in zip(posts, signatures, strict=True)
+                    ]
+                    replies = await pipe.execute()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._metrics.behaviour_lookups.labels("unavailable").inc(len(posts))
+            if not self._warned:
+                log.warning("behaviour features unavailable (%s)", exc or "timeout")
+                self._warned = True
+            return [UNKNOWN] * len(posts)
+        self._warned = False
+        self._metrics.behaviour_lookups.labels("ok").inc(len(posts))
+        out, cursor = [], 0
+        for post, sig, (rate_ops, band_ops) in zip(posts, signatures, layout, strict=True):
+            rate = None
+            if rate_ops:
+                rate = int(replies[cursor + 2])  # ZREMRANGEBYSCORE, ZADD, ZCOUNT, EXPIRE
+                cursor += rate_ops
+            near = None
+            if band_ops:
+                seen: list[bytes] = []
+                for band in range(band_ops // 4):
+                    seen.extend(replies[cursor + 4 * band + 1])  # trim, read, add, expire
+                cursor += band_ops
+                near = self._near_authors(post, sig, seen) if sig is not None else None
+            out.append(Behaviour(near, rate))
+        return out
+
+    def _queue(
+        self, pipe: Pipeline, post: Post, sig: tuple[int, ...] | None, at: float
+    ) -> tuple[int, int]:
+        """Queue one post's commands on ``pipe``; how many replies each part takes."""
+        rate_ops = band_ops = 0
+        if post.author.id:
+            key = f"{self._prefix}beh:rate:{post.author.id}"
+            pipe.zremrangebyscore(key, "-inf", at - RATE_KEEP_S)
+            pipe.zadd(key, {post.post_id: at})
+            pipe.zcount(key, at - 60.0, "+inf")
+            pipe.expire(key, int(RATE_KEEP_S))
+            rate_ops = 4
+        if sig is not None:
+            member = _member(post.author.id, post.post_id, sig)
+            for band in bands(sig):
+                key = f"{self._prefix}beh:nd:{band}"
+                pipe.zremrangebyscore(key, "-inf", at - self._window_s)
+                pipe.zrangebyscore(
+                    key, at - self._window_s, "+inf", start=0, num=CANDIDATES_PER_BAND
+                )
+                pipe.zadd(key, {member: at})
+                pipe.expire(key, int(self._window_s) + 1)
+                band_ops += 4
+        return rate_ops, band_ops
+
+    @staticmethod
+    def _near_authors(post: Post, sig: tuple[int, ...], seen: list[bytes]) -> int:
+        authors = set()
+        for raw in set(seen):
+            parsed = _parse(raw)
+            if parsed is None:
+                continue
+            author, post_id, other = parsed
+            if post_id == post.post_id or (author and author == post.author.id):
+                continue
+            if len(other) == len(sig) and similarity(sig, other) >= NEAR_SIMILARITY:
+                authors.add(author or f"post:{post_id}")
+        return len(authors)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,73 @@
+"""Behaviour features against a real redis-server: near-duplicates counted by distinct other
+authors within the window, post rates per author (a retried post id once), and a Redis that
+does not answer costs the budget and yields unknown features, never an error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway.behaviour import UNKNOWN, BehaviourStore
+from gateway.metrics import GatewayMetrics
+from models.minhash import signature
+from modgate.embedded import LocalRedis
+from modgate.types import Author, Post
+
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
+
+SPAM = "Check out my channel {n}!! subscribe for free giveaways http://bit.ly/{n}x thanks"
+OTHER = "The council meeting moved to Thursday, bring your questions about the bus routes"
+
+
+@pytest.fixture
+async def store(redis_server: LocalRedis) -> AsyncIterator[BehaviourStore]:
+    s = BehaviourStore.from_url(
+        redis_server.url, key_prefix="t:", timeout_s=0.5, window_s=600, metrics=GatewayMetrics()
+    )
+    yield s
+    await s.aclose()
+
+
+def post(post_id: str, author: str, text: str) -> Post:
+    return Post(post_id=post_id, text=text, author=Author(id=author))
+
+
+async def observe(store: BehaviourStore, p: Post, at: float) -> tuple[int | None, int | None]:
+    [seen] = await store.observe([p], [signature(p.text)], budget_s=1.0, now=at)
+    return seen.near_duplicate_authors, seen.author_posts_1m
+
+
+async def test_near_duplicates_count_distinct_other_authors_in_the_window(
+    store: BehaviourStore,
+) -> None:
+    t = 1_000_000.0
+    assert await observe(store, post("a1", "alice", SPAM.format(n=1)), t) == (0, 1)
+    assert await observe(store, post("a2", "alice", SPAM.format(n=2)), t + 1) == (0, 2)
+    assert await observe(store, post("b1", "bob", SPAM.format(n=3)), t + 2) == (1, 1)
+    assert await observe(store, post("c1", "carol", SPAM.format(n=4)), t + 3) == (2, 1)
+    assert await observe(store, post("d1", "dan", OTHER), t + 4) == (0, 1)
+    # Ten minutes later the wave is out of the window; the author's minute rate too.
+    assert await observe(store, post("e1", "erin", SPAM.format(n=5)), t + 700) == (0, 1)
+    assert await observe(store, post("a3", "alice", SPAM.format(n=6)), t + 701) == (1, 1)
+
+
+async def test_a_retried_post_counts_once_and_short_posts_have_no_near_duplicates(
+    store: BehaviourStore,
+) -> None:
+    t = 2_000_000.0
+    p = post("same", "zoe", "good morning")
+    assert await observe(store, p, t) == (None, 1)
+    assert await observe(store, p, t + 1) == (None, 1)  # the same post id again
+    assert await observe(store, post("next", "zoe", "good night"), t + 2) == (None, 2)
+
+
+async def test_an_unresponsive_redis_yields_unknown_features(
+    store: BehaviourStore, redis_server: LocalRedis
+) -> None:
+    redis_server.pause()
+    try:
+        p = post("x", "yan", SPAM.format(n=9))
+        assert await store.observe([p], [signature(p.text)], budget_s=0.05) == [UNKNOWN]
+    finally:
+        redis_server.pause(False)
