@@ -13,8 +13,12 @@ its category's rule, with that rule's action. Behaviour signals (``policy.behavi
 feature the gateway measured, such as near-duplicates by other authors, at or above its
 line) fire ``<category>.<signal>`` and defer the post; a category with
 ``remove_requires_evidence`` removes only when one of its signals fired, and otherwise its
-``remove_above`` rule becomes ``<category>.remove_needs_evidence`` (DEFER). The verdict's
-action is the most severe action any rule asked for.
+``remove_above`` rule becomes ``<category>.remove_needs_evidence`` (DEFER). ``listed`` are the
+post's hits on the trust-and-safety lists (``models/lists.py``), as reasons
+``<category>.list.<reason>``: a block entry asks for its own action (REMOVE or DEFER) and is
+evidence like a behaviour signal; an allow entry (action ALLOW) vetoes every removal in its
+category, which then defers (``<category>.remove_vetoed``). The verdict's action is the most
+severe action any rule asked for.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ def decide(
     missing: Collection[Category] = (),
     spike: bool = False,
     evidence: Sequence[Reason] = (),
+    listed: Sequence[Reason] = (),
 ) -> Verdict:
     """Decide one post.
 
@@ -44,28 +49,43 @@ def decide(
     """
     region = str(features.get("region") or "")
     language = str(features.get("language") or "")
-    signals = _behaviour_signals(features, policy)
+    blocks = [r for r in listed if r.action is not Action.ALLOW]
+    signals = _behaviour_signals(features, policy) + blocks
+    vetoes = [r for r in listed if r.action is Action.ALLOW]
     reasons: list[Reason] = []
     for category in policy.categories:
         thresholds = policy.effective(category, region=region, language=language)
         fired = [signal for signal in signals if signal.category == category]
+        vetoed = [veto for veto in vetoes if veto.category == category]
         if category in scores:
             reason = _threshold_rule(category, scores[category], thresholds, policy, spike)
             if reason is not None and reason.action is Action.REMOVE and not fired:
                 reason = _needs_evidence(reason, thresholds)
         elif category in missing:
             reason = _missing_rule(category, thresholds)
-        else:  # no model serves this category in this deployment: behaviour alone
-            reasons.extend(fired)
-            continue
+        else:  # no model serves this category in this deployment: behaviour and lists alone
+            reason = None
+        if vetoed and reason is not None and reason.action is Action.REMOVE:
+            reason = _vetoed(reason)
+        action = reason.action if reason is not None else Action.ALLOW
         if reason is not None:
             reasons.append(reason)
-        action = reason.action if reason is not None else Action.ALLOW
-        reasons.extend(
-            replace(e, action=action, category=category) for e in evidence if e.category == category
-        )
-        # A behaviour signal defers on its own, and takes a removal's action as its evidence.
-        reasons.extend(replace(s, action=most_severe([action, Action.DEFER])) for s in fired)
+        if category in scores or category in missing:
+            reasons.extend(
+                replace(e, action=action, category=category)
+                for e in evidence
+                if e.category == category
+            )
+        # A signal or block-list hit asks for its own action (behaviour: DEFER), and takes a
+        # removal's action when it is that removal's evidence; an allow-list hit (a veto)
+        # means this category never removes this post.
+        cited = [replace(s, action=most_severe([action, s.action])) for s in fired]
+        if vetoed:
+            cited = [
+                replace(r, action=Action.DEFER) if r.action is Action.REMOVE else r for r in cited
+            ]
+            reasons.extend(vetoed)
+        reasons.extend(cited)
     for post_wide in (_ocr_rule(features, policy), _undecoded_rule(features)):
         if post_wide is not None:
             reasons.append(post_wide)
@@ -113,6 +133,18 @@ def _needs_evidence(removal: Reason, thresholds: CategoryPolicy) -> Reason:
         removal.score,
         removal.threshold,
         "the model alone never removes this category: no behaviour signal fired",
+    )
+
+
+def _vetoed(removal: Reason) -> Reason:
+    """A removal an allow-list entry vetoes: DEFER, so a person looks instead."""
+    return Reason(
+        f"{removal.category}.remove_vetoed",
+        Action.DEFER,
+        removal.category,
+        removal.score,
+        removal.threshold,
+        "an allow-list entry vetoes removal in this category",
     )
 
 

@@ -27,6 +27,7 @@ from decision import Policy, decide
 from gateway.fanout import fan_out
 from gateway.features import TextAnalyzer, assemble_features
 from models.interface import Classifier
+from models.lists import Lists
 from modgate.errors import BadInputError
 from modgate.settings import GatewaySettings
 from modgate.types import Post
@@ -92,12 +93,20 @@ async def score_posts(
     analyzer: TextAnalyzer,
 ) -> list[dict[str, Any]]:
     """Score one batch the way the gateway does; one output record per post."""
-    features = [assemble_features(p, analyzer.analyze(p)) for p in posts]
+    texts = [analyzer.analyze(p) for p in posts]
+    features = [assemble_features(p, text) for p, text in zip(posts, texts, strict=True)]
     loop = asyncio.get_running_loop()
     scored = await fan_out(classifiers, posts, deadline=loop.time() + BATCH_DEADLINE_S)
     out = []
-    for post, feats, result in zip(posts, features, scored, strict=True):
-        verdict = decide(result.scores, feats, policy, missing=result.missing_categories)
+    for post, feats, result, text in zip(posts, features, scored, texts, strict=True):
+        verdict = decide(
+            result.scores,
+            feats,
+            policy,
+            missing=result.missing_categories,
+            evidence=result.evidence,
+            listed=text.listed,
+        )
         out.append(
             {
                 "id": post.post_id,
@@ -123,7 +132,7 @@ async def score_file(
 ) -> ScoreSummary:
     """Read JSONL posts from ``src``, write one JSON verdict line per post to ``dst``."""
     summary = ScoreSummary()
-    analyzer = TextAnalyzer()
+    analyzer = TextAnalyzer(lists=Lists(settings.lists.path) if settings.lists.enabled else None)
     for batch in _batches(src, settings, batch_size):
         for record in await score_posts(batch, classifiers, policy, analyzer):
             dst.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -11,7 +11,8 @@ Text features come from ``TextAnalyzer``: the detected language (``fast-langdete
 bundled model), which the policy uses for per-language thresholds unless the caller gave a
 ``language_hint``, and which evasion normalizations changed the text (``leet``,
 ``spaced``…), so the verdict can say so, and the post's near-duplicate signature
-(``models/minhash.py``) for the behaviour features (``gateway/behaviour.py``). For a short
+(``models/minhash.py``) for the behaviour features (``gateway/behaviour.py``), and its hits on
+the trust-and-safety lists (``models/lists.py``) as the policy's reasons. For a short
 post these cost tens of microseconds and run on the event loop; a call with longer texts
 runs them on a worker thread (``gateway.service.INLINE_TEXT_CHARS``): a 10,000-character
 text built to be slow costs tens of milliseconds. Normalization is memoized, so the text
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 
 from gateway.author_store import StoredAuthor
 from models.langid import LanguageDetector
+from models.lists import ListHit, Lists
 from models.minhash import signature
 from models.text import normalize_cached
-from modgate.types import FeatureValue, Post
+from modgate.types import Action, FeatureValue, Post, Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,25 +40,45 @@ class TextFeatures:
     normalization: tuple[str, ...]
     # Near-duplicate signature (``models/minhash.py``); None for posts under six words.
     signature: tuple[int, ...] | None = None
+    # Hits on the trust-and-safety lists (``models/lists.py``) as the policy's reasons.
+    listed: tuple[Reason, ...] = ()
 
 
 class TextAnalyzer:
     """Language id + normalization report for a post's text. Thread-safe."""
 
-    def __init__(self, detector: LanguageDetector | None = None) -> None:
+    def __init__(
+        self, detector: LanguageDetector | None = None, *, lists: Lists | None = None
+    ) -> None:
         self._detector = detector or LanguageDetector()
+        self.lists = lists
 
     def analyze(self, post: Post) -> TextFeatures:
         if not post.text.strip():
             return TextFeatures("und", 0.0, ())
         normalized = normalize_cached(post.text)
         language = self._detector.detect(normalized.text)
+        hits = self.lists.match(post.text) if self.lists is not None else []
         return TextFeatures(
             language.code,
             round(language.confidence, 4),
             normalized.steps,
             signature(post.text),
+            tuple(_listed(hit) for hit in hits),
         )
+
+
+_LIST_ACTIONS = {"remove": Action.REMOVE, "defer": Action.DEFER, "allow": Action.ALLOW}
+
+
+def _listed(hit: ListHit) -> Reason:
+    entry = hit.entry
+    return Reason(
+        entry.code,
+        _LIST_ACTIONS[entry.action],
+        entry.category,
+        detail=f"{entry.list} list: {entry.kind} {entry.value!r} matched {hit.matched!r}",
+    )
 
 
 def assemble_features(

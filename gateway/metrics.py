@@ -119,6 +119,12 @@ class GatewayMetrics:
         self.stream_connected = Gauge(
             "modgate_stream_connected", "1 while the broker takes records.", registry=self.registry
         )
+        self.list_hits = Counter(
+            "modgate_list_hits",
+            "Posts that hit a trust-and-safety list entry, by reason code.",
+            ["code"],
+            registry=self.registry,
+        )
         self.behaviour_lookups = Counter(
             "modgate_behaviour_lookups",
             "Posts whose behaviour features (near-duplicates, post rate) were measured in "

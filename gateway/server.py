@@ -13,6 +13,7 @@ stops cleanly on SIGINT/SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Mapping
@@ -26,12 +27,14 @@ from decision import Policy, load_policy
 from gateway.author_store import AuthorStore
 from gateway.behaviour import BehaviourStore
 from gateway.confirm import DoneMarks
+from gateway.features import TextAnalyzer
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import KafkaPublisher
 from gateway.readiness import ReadinessMonitor
 from gateway.service import ModerationService
 from models.factory import build_classifier
 from models.interface import Classifier
+from models.lists import Lists
 from modgate.errors import ConfigError
 from modgate.pb import moderation_pb2 as pb
 from modgate.settings import GatewaySettings, OcrEngine
@@ -93,6 +96,12 @@ class Gateway:
         self.readiness = readiness
         self._grace_s = grace_s
         self._stopped = False
+        self._lists_task: asyncio.Task[None] | None = None
+        lists = service.text_analyzer.lists
+        if lists is not None:
+            self._lists_task = asyncio.create_task(
+                _reload_lists(lists, service.settings.lists.reload_s), name="lists-reload"
+            )
 
     @classmethod
     async def start(
@@ -105,11 +114,13 @@ class Gateway:
     ) -> Self:
         check_coverage(policy, classifiers)
         metrics = metrics or GatewayMetrics()
+        lists = Lists(settings.lists.path) if settings.lists.enabled else None
         service = ModerationService(
             settings,
             policy,
             classifiers,
             metrics,
+            TextAnalyzer(lists=lists),
             sink=_publisher(settings, metrics) if settings.stream.enabled else None,
             author_store=AuthorStore.from_url(
                 settings.redis.url,
@@ -177,6 +188,10 @@ class Gateway:
             return
         self._stopped = True
         await self.readiness.aclose()
+        if self._lists_task is not None:
+            self._lists_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lists_task
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self._grace_s)
         if self.service.sink is not None:
@@ -189,6 +204,17 @@ class Gateway:
             await clf.aclose()
         self.service.close()
         log.info("gateway stopped")
+
+
+async def _reload_lists(lists: Lists, every_s: float) -> None:
+    """Pick up edits of the lists file (``modgate lists``, or by hand) without a restart;
+    parsing and compiling run on a worker thread."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(lists.reload_if_changed)
+        except Exception:  # background task boundary: log, keep the current lists
+            log.exception("reloading the lists failed")
 
 
 def _publisher(settings: GatewaySettings, metrics: GatewayMetrics) -> KafkaPublisher:

@@ -44,7 +44,7 @@ from modgate.errors import BadInputError
 from modgate.pb import moderation_pb2 as pb
 from modgate.records import Topics
 from modgate.settings import GatewaySettings
-from modgate.types import Action, Post
+from modgate.types import Action, Post, Reason
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ class ModerationService:
             for post, text in zip(posts, texts, strict=True)
         ]
         scored = not_scored(self.classifiers, posts, SHED_REASON)
-        return self._verdicts(posts, features, scored, start)
+        return self._verdicts(posts, features, scored, start, [t.listed for t in texts])
 
     async def _moderate(
         self, posts: Sequence[Post], deadline: float, start: float
@@ -249,7 +249,7 @@ class ModerationService:
             if undecoded:  # decoding ran out of time: degraded, and the policy defers
                 feats["images_undecoded"] = undecoded
                 result.missing_models["image_decode"] = "timeout"
-        return self._verdicts(posts, features, scored, start)
+        return self._verdicts(posts, features, scored, start, [t.listed for t in texts])
 
     def _verdicts(
         self,
@@ -257,6 +257,7 @@ class ModerationService:
         features: Sequence[dict[str, Any]],
         scored: Sequence[PostScores],
         start: float,
+        listed: Sequence[Sequence[Reason]],
     ) -> list[_Decided]:
         for post, feats, result in zip(posts, features, scored, strict=True):
             feats.update(result.notes)
@@ -266,8 +267,8 @@ class ModerationService:
                 self.metrics.ocr.labels(str(feats["ocr"])).inc()
         latency_ms = (asyncio.get_running_loop().time() - start) * 1000.0
         return [
-            self._verdict(post, feats, result, latency_ms)
-            for post, feats, result in zip(posts, features, scored, strict=True)
+            self._verdict(post, feats, result, latency_ms, hits)
+            for post, feats, result, hits in zip(posts, features, scored, listed, strict=True)
         ]
 
     async def _behaviour(
@@ -290,7 +291,12 @@ class ModerationService:
         return stored, "none" if self.author_store.available else "unavailable"
 
     def _verdict(
-        self, post: Post, features: dict[str, Any], result: PostScores, latency_ms: float
+        self,
+        post: Post,
+        features: dict[str, Any],
+        result: PostScores,
+        latency_ms: float,
+        listed: Sequence[Reason],
     ) -> _Decided:
         verdict = decide(
             result.scores,
@@ -299,7 +305,10 @@ class ModerationService:
             missing=result.missing_categories,
             spike=self.settings.spike_mode,
             evidence=result.evidence,
+            listed=listed,
         )
+        for hit in listed:
+            self.metrics.list_hits.labels(hit.code).inc()
         decision_id = uuid.uuid4().hex
         missing = sorted(result.missing_models.items())
         message = pb.Verdict(

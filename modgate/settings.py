@@ -263,6 +263,18 @@ class ConfirmSettings(BaseModel):
     max_bytes: Annotated[int, Field(ge=1 << 20)] = 1 << 30
 
 
+class ListsSettings(BaseModel):
+    """Trust-and-safety lists: domains, keywords and RE2 patterns (``models/lists.py``,
+    ``modgate lists``). A missing file is empty lists; edits are picked up live."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    path: Path = DEFAULT_STATE_DIR / "lists.yaml"
+    # How often the gateway checks the file for changes.
+    reload_s: Annotated[float, Field(gt=0)] = 5.0
+
+
 class BehaviourSettings(BaseModel):
     """Behaviour the gateway measures in Redis (``gateway/behaviour.py``): near-duplicates of
     each post by other authors, and each author's post rate. Needs ``redis.url``."""
@@ -418,6 +430,7 @@ class GatewaySettings(BaseSettings):
     # The budget for each Redis round trip of a call (author counters, behaviour features).
     author_lookup_timeout_ms: Annotated[float, Field(gt=0, le=1000)] = 10.0
     behaviour: BehaviourSettings = BehaviourSettings()
+    lists: ListsSettings = ListsSettings()
     log_level: str = "INFO"
     log_json: bool = True
 

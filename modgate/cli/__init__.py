@@ -15,6 +15,7 @@ from modgate.cli.bench import bench_app
 from modgate.cli.evaluate import eval_command
 from modgate.cli.failure import fail as _fail
 from modgate.cli.hashbank import hashbank_app
+from modgate.cli.lists import lists_app
 from modgate.cli.review import review_app
 from modgate.cli.triton import triton_app
 from modgate.errors import ConfigError, ModgateError
@@ -32,6 +33,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(export_app, name="export")
 app.add_typer(review_app, name="review")
 app.add_typer(hashbank_app, name="hashbank")
+app.add_typer(lists_app, name="lists")
 app.add_typer(triton_app, name="triton")
 app.add_typer(bench_app, name="bench")
 app.command("eval")(eval_command)
