@@ -14,6 +14,9 @@ post:
 - **post rate**: ``{prefix}beh:rate:{author_id}`` (members post ids, scored by time, one hour
   kept). Feature ``author_posts_1m``: the author's posts in the last minute, this one
   included; a retried post id counts once.
+- **first seen**: ``{prefix}beh:seen:{author_id}`` (the time of the author's first post, kept
+  400 days). Feature ``author_first_seen_days``: how long ago modgate first saw the author,
+  an account age the caller cannot forge (0 for a first post).
 
 Redis slow or down: both features are ``None`` (unknown) for the call, never an error or a
 wait past the budget; the policy's behaviour signals then simply do not fire
@@ -39,6 +42,7 @@ from modgate.types import Post
 log = logging.getLogger(__name__)
 
 RATE_KEEP_S = 3600.0
+FIRST_SEEN_KEEP_S = 400 * 86_400  # an author unseen this long counts as new again
 CANDIDATES_PER_BAND = 200
 
 
@@ -46,6 +50,7 @@ CANDIDATES_PER_BAND = 200
 class Behaviour:
     near_duplicate_authors: int | None = None
     author_posts_1m: int | None = None
+    author_first_seen_days: float | None = None
 
 
 UNKNOWN = Behaviour()
@@ -131,9 +136,12 @@ class BehaviourStore:
         self._metrics.behaviour_lookups.labels("ok").inc(len(posts))
         out, cursor = [], 0
         for post, sig, (rate_ops, band_ops) in zip(posts, signatures, layout, strict=True):
-            rate = None
+            rate = seen_days = None
             if rate_ops:
-                rate = int(replies[cursor + 2])  # ZREMRANGEBYSCORE, ZADD, ZCOUNT, EXPIRE
+                # ZREMRANGEBYSCORE, ZADD, ZCOUNT, EXPIRE, SET NX (first seen), GET
+                rate = int(replies[cursor + 2])
+                first = replies[cursor + 5]
+                seen_days = max(at - float(first), 0.0) / 86_400.0 if first is not None else None
                 cursor += rate_ops
             near = None
             if band_ops:
@@ -142,7 +150,7 @@ class BehaviourStore:
                     seen.extend(replies[cursor + 4 * band + 1])  # trim, read, add, expire
                 cursor += band_ops
                 near = self._near_authors(post, sig, seen) if sig is not None else None
-            out.append(Behaviour(near, rate))
+            out.append(Behaviour(near, rate, None if seen_days is None else round(seen_days, 4)))
         return out
 
     def _queue(
@@ -156,7 +164,10 @@ class BehaviourStore:
             pipe.zadd(key, {post.post_id: at})
             pipe.zcount(key, at - 60.0, "+inf")
             pipe.expire(key, int(RATE_KEEP_S))
-            rate_ops = 4
+            seen = f"{self._prefix}beh:seen:{post.author.id}"
+            pipe.set(seen, repr(at), nx=True, ex=FIRST_SEEN_KEEP_S)
+            pipe.get(seen)
+            rate_ops = 6
         if sig is not None:
             member = _member(post.author.id, post.post_id, sig)
             for band in bands(sig):

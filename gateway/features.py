@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from gateway.author_store import StoredAuthor
 from models.langid import LanguageDetector
-from models.lists import ListHit, Lists
+from models.lists import ListHit, Lists, link_hosts
 from models.minhash import signature
 from models.text import normalize_cached
 from modgate.types import Action, FeatureValue, Post, Reason
@@ -42,6 +42,9 @@ class TextFeatures:
     signature: tuple[int, ...] | None = None
     # Hits on the trust-and-safety lists (``models/lists.py``) as the policy's reasons.
     listed: tuple[Reason, ...] = ()
+    # Links in the text (``https://…``, ``www.…``) and how many distinct hosts they name.
+    links: int = 0
+    link_domains: int = 0
 
 
 class TextAnalyzer:
@@ -59,12 +62,15 @@ class TextAnalyzer:
         normalized = normalize_cached(post.text)
         language = self._detector.detect(normalized.text)
         hits = self.lists.match(post.text) if self.lists is not None else []
+        hosts = link_hosts(post.text)
         return TextFeatures(
             language.code,
             round(language.confidence, 4),
             normalized.steps,
             signature(post.text),
             tuple(_listed(hit) for hit in hits),
+            len(hosts),
+            len(set(hosts)),
         )
 
 
@@ -96,6 +102,8 @@ def assemble_features(
         "language_confidence": text.language_confidence,
         "text_chars": len(post.text),
         "text_normalization": ",".join(text.normalization),
+        "links": text.links,
+        "link_domains": text.link_domains,
         "images": len(post.images),
         "author_id": a.id or None,
         "author_account_age_days": a.account_age_days,

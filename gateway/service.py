@@ -240,6 +240,7 @@ class ModerationService:
             | {
                 "near_duplicate_authors": behaviour.near_duplicate_authors,
                 "author_posts_1m": behaviour.author_posts_1m,
+                "author_first_seen_days": behaviour.author_first_seen_days,
             }
             for post, text, behaviour in zip(posts, texts, behaviours, strict=True)
         ]

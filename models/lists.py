@@ -53,6 +53,11 @@ _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _HOST = re.compile(r"(?:https?://|www\.)([A-Za-z0-9.-]{1,253})", re.IGNORECASE)
 
 
+def link_hosts(text: str) -> list[str]:
+    """The host of every link in ``text`` (``https://…``, ``www.…``), lowercased, in order."""
+    return [h.lower().rstrip(".") for h in _HOST.findall(text[:MAX_TEXT_CHARS])]
+
+
 class ListsError(ModgateError):
     """A lists file or entry that cannot be used; the message names the entry."""
 
@@ -167,7 +172,7 @@ class _Compiled:
     def match(self, text: str) -> list[ListHit]:
         hits: list[ListHit] = []
         if self.domains:
-            hosts = {h.lower().rstrip(".") for h in _HOST.findall(text[:MAX_TEXT_CHARS])}
+            hosts = set(link_hosts(text))
             for entry in self.domains:
                 for host in hosts:
                     if host == entry.value or host.endswith("." + entry.value):

@@ -71,3 +71,16 @@ async def test_an_unresponsive_redis_yields_unknown_features(
         assert await store.observe([p], [signature(p.text)], budget_s=0.05) == [UNKNOWN]
     finally:
         redis_server.pause(False)
+
+
+async def test_first_seen_is_an_account_age_the_caller_cannot_set(store: BehaviourStore) -> None:
+    t = 3_000_000.0
+    p = post("f1", "fresh", "hello there")
+    [first] = await store.observe([p], [None], budget_s=1.0, now=t)
+    assert first.author_first_seen_days == 0.0
+    [later] = await store.observe(
+        [post("f2", "fresh", "again")], [None], budget_s=1.0, now=t + 2 * 86_400
+    )
+    assert later.author_first_seen_days == 2.0
+    [anonymous] = await store.observe([post("f3", "", "no author")], [None], budget_s=1.0, now=t)
+    assert anonymous.author_first_seen_days is None

@@ -112,3 +112,15 @@ def test_block_entries_are_evidence_and_allow_entries_veto_removal() -> None:
     assert "spam.list.gov" in vetoed.reason_codes
     hate = decide({"hate": 0.99}, {"language": "en"}, POLICY, listed=[allow])
     assert hate.action is Action.REMOVE  # a veto speaks for its own category only
+
+
+def test_link_features_count_links_and_distinct_hosts() -> None:
+    from gateway.features import TextAnalyzer, assemble_features
+    from modgate.types import Post
+
+    post = Post(
+        post_id="p",
+        text="see https://bit.ly/a and http://bit.ly/b, also www.Example.com/x or example.com",
+    )
+    features = assemble_features(post, TextAnalyzer().analyze(post))
+    assert (features["links"], features["link_domains"]) == (3, 2)
