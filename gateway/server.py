@@ -37,7 +37,7 @@ from models.interface import Classifier
 from models.lists import Lists
 from modgate.errors import ConfigError
 from modgate.pb import moderation_pb2 as pb
-from modgate.settings import GatewaySettings, OcrEngine
+from modgate.settings import GatewaySettings, OcrEngine, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,8 @@ class Gateway:
             policy.version,
             {n: c.version for n, c in classifiers.items()},
             settings.deadline_ms,
-            settings.stream.kafka_url or "off",
-            settings.redis.url or "off",
+            redact_url(settings.stream.kafka_url) or "off",
+            redact_url(settings.redis.url) or "off",
         )
         return cls(
             server, port, health_servicer, service, settings.shutdown_grace_s, readiness=readiness

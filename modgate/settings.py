@@ -13,7 +13,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -170,22 +170,57 @@ class OverloadSettings(BaseModel):
     max_scoring_posts: Annotated[int, Field(ge=1)] = 64
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any credentials hidden (``redis://:***@host:6379/0``): the form every log
+    line and error message uses, so a password in a setting never reaches a log."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _describe(exc: ValidationError) -> str:
+    """A settings validation error as ``field: message`` lines; the input value is shown only
+    for fields that cannot hold a secret (pydantic's own text repeats every input, passwords
+    in URLs included)."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        shown = ""
+        if not any(word in where.lower() for word in _SECRET_FIELDS) and "input" in error:
+            shown = f" (got {str(error['input'])[:80]!r})"
+        lines.append(f"  {where}: {error['msg']}{shown}")
+    return "\n".join(lines)
+
+
+_SECRET_FIELDS = ("url", "password", "token", "secret", "key")
+
+
 def parse_kafka_url(url: str) -> list[str]:
     """``kafka://host:9092[,host2:9092]`` -> bootstrap servers; ValueError if malformed."""
     parts = urlsplit(url)
     if parts.scheme != "kafka" or not parts.netloc:
-        raise ValueError(f"kafka url {url!r} must look like kafka://host:port[,host:port]")
+        raise ValueError(
+            f"kafka url {redact_url(url)!r} must look like kafka://host:port[,host:port]"
+        )
     servers = [s.strip() for s in parts.netloc.split(",") if s.strip()]
     for server in servers:
         host, _, port = server.rpartition(":")
         if not host or not port.isdigit():
-            raise ValueError(f"kafka url {url!r}: {server!r} is not host:port")
+            raise ValueError(f"kafka url {redact_url(url)!r}: a server is not host:port")
     return servers
 
 
 def _check_redis_url(url: str) -> str:
     if url and urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
-        raise ValueError(f"redis url {url!r} must start with redis://, rediss:// or unix://")
+        raise ValueError(
+            f"redis url {redact_url(url)!r} must start with redis://, rediss:// or unix://"
+        )
     return url
 
 
@@ -628,7 +663,7 @@ def load_gateway_settings(**overrides: object) -> GatewaySettings:
     try:
         return GatewaySettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(f"invalid gateway settings:\n{exc}") from exc
+        raise ConfigError(f"invalid gateway settings:\n{_describe(exc)}") from exc
 
 
 def load_slowpath_settings(**overrides: object) -> SlowpathSettings:
@@ -636,4 +671,4 @@ def load_slowpath_settings(**overrides: object) -> SlowpathSettings:
     try:
         return SlowpathSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(f"invalid slow-path settings:\n{exc}") from exc
+        raise ConfigError(f"invalid slow-path settings:\n{_describe(exc)}") from exc

@@ -5,13 +5,16 @@ health, reflection and graceful drain."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from modgate.embedded import LocalRedis
 from modgate.pb import moderation_pb2 as pb
+from modgate.settings import RedisSettings
 from tests.fakes import FunctionClassifier, constant
 from tests.integration.conftest import StartGateway, spam_classifier
 
@@ -202,3 +205,23 @@ async def test_graceful_stop_drains_in_flight_calls(start_gateway: StartGateway)
     assert verdict.post_id == "g1"
     assert not verdict.degraded
     assert slowish.closed
+
+
+async def test_no_secret_reaches_the_log(
+    start_gateway: StartGateway, redis_server: LocalRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis password in the settings appears in no log line: not at boot, not when the
+    server refuses it, not at shutdown."""
+    secret = "s3cret-Pa55word"
+    url = redis_server.url.replace("redis://", f"redis://:{secret}@")
+    caplog.set_level(logging.DEBUG)
+    gateway, stub = await start_gateway(redis=RedisSettings(url=url))
+    request = pb.ModerateRequest(post_id="p", text="hello", author=pb.Author(id="a1"))
+    await stub.Moderate(request, timeout=5)  # the author lookup fails: AUTH refused
+    await gateway.stop()
+    logged = "\n".join(
+        f"{record.getMessage()} {record.exc_text or ''} {record.__dict__}"
+        for record in caplog.records
+    )
+    assert "redis://:***@" in logged  # the boot line names the Redis it uses
+    assert secret not in logged

@@ -111,3 +111,20 @@ def test_a_triton_url_names_server_model_version_and_local_artifact() -> None:
 def test_a_malformed_triton_url_is_refused_naming_the_problem(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ClassifierUrl.parse("text", url)
+
+
+def test_urls_are_redacted_in_logs_and_setting_errors() -> None:
+    from modgate.errors import ConfigError
+    from modgate.settings import load_gateway_settings, redact_url
+
+    assert redact_url("redis://:s3cret@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert redact_url("rediss://bob:s3cret@h:6380/1") == "rediss://bob:***@h:6380/1"
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    for bad in (
+        {"redis": {"url": "http://:s3cret@example"}},
+        {"stream": {"kafka_url": "kafka://user:s3cret@"}},
+    ):
+        with pytest.raises(ConfigError) as caught:
+            load_gateway_settings(**bad)
+        assert "s3cret" not in str(caught.value)
+        assert "***" in str(caught.value)
