@@ -181,7 +181,7 @@ async def test_keeping_a_post_with_megabytes_of_images_does_not_hold_the_event_l
     started = loop.time()
     for _ in range(4):
         lg.ledger.add(heavy)
-    assert loop.time() - started < 0.005  # collected now, written on a worker thread
+    assert loop.time() - started < 0.02  # collected now, written on a worker thread
     await asyncio.wait_for(lg.ledger.written(), 10)
     assert lg.ledger.spool.pending_records == 4
     await lg.ledger.aclose()
