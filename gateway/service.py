@@ -231,9 +231,11 @@ class ModerationService:
     async def _moderate(
         self, posts: Sequence[Post], deadline: float, start: float
     ) -> list[_Decided]:
-        stored, source = await self._author_counters(posts, deadline)
+        # The author lookup (a Redis round trip) overlaps the text analysis.
+        (stored, source), texts = await asyncio.gather(
+            self._author_counters(posts, deadline), self._text_features(posts)
+        )
         posts = [with_counters(post, stored.get(post.author.id)) for post in posts]
-        texts = await self._text_features(posts)
         behaviours = await self._behaviour(posts, texts, deadline)
         features = [
             assemble_features(post, text, stored.get(post.author.id), source)

@@ -46,7 +46,8 @@ _MAX_CHARS = 2000  # the head of a long post is enough to recognise a copy
 
 def words(text: str) -> list[str]:
     """The normalized words a signature is made of (URLs as their host, digits as 0)."""
-    normalized = normalize_cached(text[:_MAX_CHARS]).text.lower()
+    # The whole text's normalization is memoized (the gateway's text features made it).
+    normalized = normalize_cached(text).text[:_MAX_CHARS].lower()
     normalized = _URL.sub(lambda m: f" {m.group(1)} ", normalized)
     return _WORD.findall(_DIGITS.sub("0", normalized))
 

@@ -25,11 +25,27 @@ from models.ocr import ImageText, OcrTextClassifier
 from modgate.pb import moderation_pb2 as pb
 from modgate.pb import records_pb2 as rpb
 from modgate.settings import ImageSettings
-from modgate.types import Action, Category, DecodedImage, max_scores
+from modgate.types import Action, Category, Image, max_scores
 
 log = logging.getLogger(__name__)
 
 UNREAD = frozenset({"skipped_budget", "deferred", "failed"})
+
+
+def decode_images(post: pb.ModerateRequest, limits: ImageSettings) -> list[Image]:
+    """The post's images that carry bytes, decoded with the gateway's safe decoder; one that
+    does not decode here (the gateway accepted it, so settings differ) is logged and left out."""
+    images: list[Image] = []
+    for index, image in enumerate(post.images):
+        if not image.data:
+            continue
+        try:
+            decoded = decode_image(image.data, mime_type=image.mime_type, limits=limits)
+        except ImageDecodeError as exc:
+            log.warning("post %s images[%d] not decodable here: %s", post.post_id, index, exc)
+            continue
+        images.append(Image(data=image.data, mime_type=image.mime_type, decoded=decoded))
+    return images
 
 
 class ImageTextCheck:
@@ -50,16 +66,7 @@ class ImageTextCheck:
         return await loop.run_in_executor(self._executor, self._read, record.post)
 
     def _read(self, post: pb.ModerateRequest) -> ImageText | None:
-        decoded: list[DecodedImage] = []
-        for index, image in enumerate(post.images):
-            if not image.data:
-                continue
-            try:
-                decoded.append(
-                    decode_image(image.data, mime_type=image.mime_type, limits=self.images)
-                )
-            except ImageDecodeError as exc:  # the gateway accepted it: settings differ
-                log.warning("post %s images[%d] not decodable here: %s", post.post_id, index, exc)
+        decoded = [image.decoded for image in decode_images(post, self.images) if image.decoded]
         if not decoded:
             return None
         found = self.reader.read_images(decoded)

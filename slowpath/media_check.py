@@ -18,17 +18,14 @@ checked, and a gateway reason about known media stays open for moderators.
 from __future__ import annotations
 
 import asyncio
-import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from models.image_decode import ImageDecodeError, decode_image
 from models.interface import Prediction
 from models.media_match import HashMatchClassifier
 from modgate.pb import records_pb2 as rpb
 from modgate.settings import HashBankSettings, ImageSettings
-from modgate.types import Author, Image, Post
-
-log = logging.getLogger(__name__)
+from modgate.types import Author, Post
+from slowpath.image_text import decode_images
 
 
 class KnownMediaCheck:
@@ -52,16 +49,7 @@ class KnownMediaCheck:
 
     def _match(self, record: rpb.DeferredPost) -> Prediction | None:
         post = record.post
-        images: list[Image] = []
-        for index, image in enumerate(post.images):
-            if not image.data:
-                continue
-            try:
-                decoded = decode_image(image.data, mime_type=image.mime_type, limits=self.images)
-            except ImageDecodeError as exc:  # the gateway accepted it: settings differ
-                log.warning("post %s images[%d] not decodable here: %s", post.post_id, index, exc)
-                continue
-            images.append(Image(data=image.data, mime_type=image.mime_type, decoded=decoded))
+        images = decode_images(post, self.images)
         if not images:
             return None
         candidate = Post(
