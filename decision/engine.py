@@ -17,7 +17,9 @@ line) fire ``<category>.<signal>`` and defer the post; a category with
 post's hits on the trust-and-safety lists (``models/lists.py``), as reasons
 ``<category>.list.<reason>``: a block entry asks for its own action (REMOVE or DEFER) and is
 evidence like a behaviour signal; an allow entry (action ALLOW) vetoes every removal in its
-category, which then defers (``<category>.remove_vetoed``). The verdict's action is the most
+category, which then defers (``<category>.remove_vetoed``). An author with enough strikes in
+a category (feature ``author_strikes_<category>``, ``policy.strikes``) meets a lower
+``remove_above`` there (the reason's detail says so). The verdict's action is the most
 severe action any rule asked for.
 """
 
@@ -27,6 +29,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from decision.policy import CategoryPolicy, Policy
+from decision.strikes import strike_feature
 from modgate.types import Action, Category, Features, Reason, Scores, Verdict, most_severe
 
 
@@ -54,11 +57,19 @@ def decide(
     vetoes = [r for r in listed if r.action is Action.ALLOW]
     reasons: list[Reason] = []
     for category in policy.categories:
-        thresholds = policy.effective(category, region=region, language=language)
+        base = policy.effective(category, region=region, language=language)
+        thresholds = _with_strikes(base, category, features, policy)
         fired = [signal for signal in signals if signal.category == category]
         vetoed = [veto for veto in vetoes if veto.category == category]
         if category in scores:
             reason = _threshold_rule(category, scores[category], thresholds, policy, spike)
+            if reason is not None and thresholds is not base and reason.action is Action.REMOVE:
+                strikes = features.get(strike_feature(category))
+                reason = replace(
+                    reason,
+                    detail=f"remove_above lowered from {base.remove_above:g} for an author "
+                    f"with {strikes:g} strikes in {category}",
+                )
             if reason is not None and reason.action is Action.REMOVE and not fired:
                 reason = _needs_evidence(reason, thresholds)
         elif category in missing:
@@ -120,6 +131,23 @@ def _threshold_rule(
             f"spike mode raised defer_above from {thresholds.defer_above:g}",
         )
     return None
+
+
+def _with_strikes(
+    thresholds: CategoryPolicy, category: Category, features: Features, policy: Policy
+) -> CategoryPolicy:
+    """``thresholds`` with remove_above lowered for an author with enough strikes in the
+    category (``policy.strikes``); unchanged where the category never auto-removes."""
+    rules = policy.strikes
+    if thresholds.remove_above is None or rules.lower_remove_at is None:
+        return thresholds
+    strikes = features.get(strike_feature(category))
+    if isinstance(strikes, bool) or not isinstance(strikes, int | float):
+        return thresholds
+    if strikes < rules.lower_remove_at or rules.lower_remove_by <= 0:
+        return thresholds
+    lowered = max(thresholds.remove_above - rules.lower_remove_by, thresholds.defer_above)
+    return thresholds.model_copy(update={"remove_above": round(lowered, 6)})
 
 
 def _needs_evidence(removal: Reason, thresholds: CategoryPolicy) -> Reason:

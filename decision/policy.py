@@ -115,6 +115,40 @@ class BehaviourSignal(_Frozen):
     description: str = ""
 
 
+StrikeSource = Literal["moderator", "llm", "auto"]
+
+
+def _default_sources() -> dict[StrikeSource, float]:
+    # A moderator's or the judge's removal counts fully; the gateway's own auto-removals half
+    # (nobody looked at them).
+    return {"moderator": 1.0, "llm": 1.0, "auto": 0.5}
+
+
+class StrikesPolicy(_Frozen):
+    """How removals count against an author (``decision/strikes.py``).
+
+    A removal adds ``weights[category]`` (default 1) × ``sources[source]`` strikes in its
+    category, counted for ``window_days[category]`` (default ``default_window_days``) after
+    it. At ``lower_remove_at`` strikes or more in a category, that category's ``remove_above``
+    drops by ``lower_remove_by`` for the author's posts (never below ``defer_above``, and
+    never where the policy does not auto-remove at all). ``lower_remove_at: null`` turns the
+    lowering off; the strikes remain features (``author_strikes_<category>``) that behaviour
+    signals may use (e.g. a repeat spammer as spam evidence).
+    """
+
+    default_window_days: Annotated[float, Field(gt=0, le=400)] = 90.0
+    window_days: dict[Category, Annotated[float, Field(gt=0, le=400)]] = Field(default_factory=dict)
+    weights: dict[Category, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    sources: dict[StrikeSource, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=_default_sources
+    )
+    lower_remove_at: Annotated[float, Field(gt=0)] | None = 3.0
+    lower_remove_by: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+
+    def window_s(self, category: Category) -> float:
+        return self.window_days.get(category, self.default_window_days) * 86_400.0
+
+
 class JudgePolicy(_Frozen):
     """How far the slow path trusts its LLM judge: an opinion at or above
     ``auto_decide_confidence`` becomes the final outcome; anything less goes to moderators."""
@@ -132,6 +166,7 @@ class Policy(_Frozen):
     judge: JudgePolicy = JudgePolicy()
     images: ImagesPolicy = ImagesPolicy()
     behaviour: dict[str, BehaviourSignal] = Field(default_factory=dict)
+    strikes: StrikesPolicy = StrikesPolicy()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -145,6 +180,7 @@ class Policy(_Frozen):
                 raise ValueError(f"behaviour signal name {name!r} must be lower snake case")
             if signal.category not in self.categories:
                 raise ValueError(f"behaviour.{name}: unknown category {signal.category!r}")
+        _check_strike_categories(self.strikes, self.categories)
         for kind, table in (("regions", self.regions), ("languages", self.languages)):
             for key, overrides in table.items():
                 for cat in overrides.categories:
@@ -189,6 +225,15 @@ class Policy(_Frozen):
                 cached = cached.merged(self.languages[lang].categories.get(category))
             self._effective_cache[key] = cached
         return cached
+
+
+def _check_strike_categories(
+    strikes: StrikesPolicy, categories: dict[Category, CategoryPolicy]
+) -> None:
+    for field_name, table in (("window_days", strikes.window_days), ("weights", strikes.weights)):
+        for cat in table:
+            if cat not in categories:
+                raise ValueError(f"strikes.{field_name}: unknown category {cat!r}")
 
 
 def parse_policy(document: object, *, source: str = "<policy>") -> Policy:

@@ -132,6 +132,13 @@ class GatewayMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.strikes_recorded = Counter(
+            "modgate_strikes_recorded",
+            "Auto-removals counted as strikes against their author in Redis, by result "
+            "(ok, unavailable).",
+            ["result"],
+            registry=self.registry,
+        )
         self.author_lookups = Counter(
             "modgate_author_lookups",
             "Author-counter lookups in Redis by result (hit, miss, unavailable).",

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import grpc
 
 from decision import Policy, decide
+from decision.strikes import strike_features, strike_totals
 from gateway.author_store import AuthorStore, StoredAuthor, with_counters
 from gateway.behaviour import UNKNOWN, Behaviour, BehaviourStore
 from gateway.fanout import PostScores, fan_out, not_scored
@@ -111,6 +112,7 @@ class ModerationService:
         self._deadline_s = settings.deadline_ms / 1000.0
         self._max_inflight = settings.max_inflight_bytes
         self._inflight_bytes = 0  # request bytes of the calls in progress
+        self._strike_tasks: set[asyncio.Task[bool]] = set()
 
     def deadline_for(self, context: grpc.aio.ServicerContext[Any, Any], start: float) -> float:
         """Absolute loop-time deadline: ours, or the caller's if it is sooner."""
@@ -239,11 +241,7 @@ class ModerationService:
         behaviours = await self._behaviour(posts, texts, deadline)
         features = [
             assemble_features(post, text, stored.get(post.author.id), source)
-            | {
-                "near_duplicate_authors": behaviour.near_duplicate_authors,
-                "author_posts_1m": behaviour.author_posts_1m,
-                "author_first_seen_days": behaviour.author_first_seen_days,
-            }
+            | self._behaviour_features(behaviour)
             for post, text, behaviour in zip(posts, texts, behaviours, strict=True)
         ]
         scored = await fan_out(self.classifiers, posts, deadline=deadline)
@@ -273,6 +271,34 @@ class ModerationService:
             self._verdict(post, feats, result, latency_ms, hits)
             for post, feats, result, hits in zip(posts, features, scored, listed, strict=True)
         ]
+
+    def _behaviour_features(self, behaviour: Behaviour) -> dict[str, Any]:
+        features: dict[str, Any] = {
+            "near_duplicate_authors": behaviour.near_duplicate_authors,
+            "author_posts_1m": behaviour.author_posts_1m,
+            "author_posts_1h": behaviour.author_posts_1h,
+            "author_posts_1d": behaviour.author_posts_1d,
+            "author_first_seen_days": behaviour.author_first_seen_days,
+            "link_domain_removals": behaviour.link_domain_removals,
+        }
+        if behaviour.strikes is not None:
+            totals = strike_totals(behaviour.strikes, self.policy, now=time.time())
+            features |= strike_features(totals)
+        return features
+
+    def _strike(self, post: Post, verdict_reasons: Sequence[pb.Reason]) -> None:
+        """Count an auto-removal against its author, off the call's path (``auto`` strikes)."""
+        store = self.behaviour_store
+        categories = sorted(
+            {r.category for r in verdict_reasons if r.action == pb.REMOVE and r.category}
+        )
+        if store is None or not post.author.id or not categories:
+            return
+        task = asyncio.get_running_loop().create_task(
+            store.strike(post.author.id, post.post_id, categories)
+        )
+        self._strike_tasks.add(task)
+        task.add_done_callback(self._strike_tasks.discard)
 
     async def _behaviour(
         self, posts: Sequence[Post], texts: Sequence[TextFeatures], deadline: float
@@ -348,6 +374,8 @@ class ModerationService:
         """Count, publish (unless the caller is gone) and log one verdict."""
         post, features, action, message, missing = decided
         self.metrics.verdicts.labels(action.value, str(message.degraded).lower()).inc()
+        if action is Action.REMOVE and not abandoned:
+            self._strike(post, message.reasons)
         if self.sink is not None and not abandoned:
             publish_verdict(
                 self.sink,

@@ -151,10 +151,12 @@ class ModeratorQueue(Protocol):
         judge: bytes = b"",
         enqueued_at: float | None = None,
         images: Mapping[str, bytes] | None = None,
+        link_hosts: Sequence[str] = (),
     ) -> bool:
         """Add an item; False (and no change) if this post id was ever enqueued before.
         ``images`` (SHA-256 hex -> bytes) are kept once per content, read with ``image``;
-        ``payload`` then carries the post without image bytes."""
+        ``payload`` then carries the post without image bytes. A moderator's spam removal
+        (approval) of the item counts against (for) each of ``link_hosts``."""
         ...
 
     async def image(self, sha256: str) -> bytes | None:
@@ -213,10 +215,13 @@ class ModeratorQueue(Protocol):
         *,
         author_id: str = "",
         author_action: ModeratorAction | None = None,
+        strike_category: str = "",
+        strike_source: str = "llm",
     ) -> bool:
         """Record that a post was finalized without the queue (by the judge, or the image-text
-        check) and count ``author_action`` against ``author_id``, atomically and once per post:
-        False, changing nothing, when the post was already done."""
+        check) and count ``author_action`` against ``author_id`` (a REMOVE with
+        ``strike_category`` also as a strike, ``modgate/keys.py``), atomically and once per
+        post: False, changing nothing, when the post was already done."""
         ...
 
     async def mark_dead_lettered(self, post_id: str) -> None:

@@ -11,8 +11,15 @@ queue. Numbers written by the scripts are fixed-point strings (``%.6f``), trust 
 
 from __future__ import annotations
 
+from modgate.keys import DOMAIN_KEEP_S, STRIKES_KEEP_S
+
 # Shared helpers, prepended to the scripts that need them.
-_HELPERS = """
+_HELPERS = (
+    f"""
+local STRIKES_KEEP_S = {STRIKES_KEEP_S}
+local DOMAIN_KEEP_S = {DOMAIN_KEEP_S}
+"""
+    + """
 local function now_s()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -43,7 +50,24 @@ local function bump_author(key, action)
   local approved = tonumber(redis.call('HGET', key, 'approved'))
   redis.call('HSET', key, 'trust', string.format('%.17g', (1 + approved) / (2 + reviews)))
 end
+
+-- A removal counted against its author (modgate/keys.py): written once per post and category.
+local function add_strike(key, member, now)
+  redis.call('ZADD', key, 'NX', now, member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - STRIKES_KEEP_S)
+  redis.call('EXPIRE', key, STRIKES_KEEP_S)
+end
+
+-- Domain reputation: a spam removal or an approval counted for every host the post linked to.
+local function count_domains(prefix, hosts, field)
+  for host in string.gmatch(hosts or '', '%S+') do
+    local key = prefix .. 'domain:' .. host
+    redis.call('HINCRBY', key, field, 1)
+    redis.call('EXPIRE', key, DOMAIN_KEEP_S)
+  end
+end
 """
+)
 
 # KEYS: item, done, main waiting. ARGV: prefix, post_id, sort_key, retention_s, n_images,
 # then n_images (sha256, bytes) pairs, then field, value, ... Image bytes are stored once per
@@ -96,6 +120,8 @@ return redis.call('HGETALL', item)
 
 # ARGV: prefix, post_id, moderator_id, action, note, retention_s, then (topic, key, value) per
 # outbox record. A final decision starts the item's and the done mark's retention clock.
+# A removal with an author and a top category adds a ``moderator`` strike against the author;
+# a removal for spam (or an approval) counts against (for) every host the post linked to.
 # Returns {author_id, decided_at}.
 DECIDE = (
     _HELPERS
@@ -103,7 +129,7 @@ DECIDE = (
 local prefix, post_id, moderator, action = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local item = prefix .. 'item:' .. post_id
 local h = redis.call('HMGET', item, 'status', 'claimed_by', 'lease_expires_at', 'queue',
-                     'author_id')
+                     'author_id', 'top_category', 'link_hosts')
 if not h[1] then
   return redis.error_reply('MODGATE_NOT_FOUND')
 end
@@ -127,6 +153,14 @@ else
   redis.call('EXPIRE', item, ARGV[6])
   if h[5] ~= '' then
     bump_author(prefix .. 'author:' .. h[5], action)
+    if action == 'remove' and h[6] and h[6] ~= '' then
+      add_strike(prefix .. 'strikes:' .. h[5], post_id .. '|' .. h[6] .. '|moderator', now)
+    end
+  end
+  if action == 'remove' and h[6] == 'spam' then
+    count_domains(prefix, h[7], 'removed')
+  elseif action == 'approve' then
+    count_domains(prefix, h[7], 'approved')
   end
 end
 for i = 7, #ARGV, 3 do
@@ -180,11 +214,11 @@ return expiry
 """
 )
 
-# KEYS: done, author (or the done key again when there is no author). ARGV: outcome, author
-# action ('' for none), retention_s (how long the done mark is kept). Marks a post finalized
-# outside the queue and counts the outcome against its author in one step, once: a retry
-# after a lost reply finds the done mark and changes nothing. Returns 1 when marked now, 0
-# when the post was already done.
+# KEYS: done, author (or the done key again when there is no author), strikes (or the done key
+# again). ARGV: outcome, author action ('' for none), retention_s (how long the done mark is
+# kept), strike member ('' for none). Marks a post finalized outside the queue and counts the
+# outcome (and a strike) against its author in one step, once: a retry after a lost reply
+# finds the done mark and changes nothing. Returns 1 when marked now, 0 when already done.
 FINALIZE = (
     _HELPERS
     + """
@@ -194,6 +228,9 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 if ARGV[2] ~= '' then
   bump_author(KEYS[2], ARGV[2])
+end
+if ARGV[4] and ARGV[4] ~= '' then
+  add_strike(KEYS[3], ARGV[4], now_s())
 end
 return 1
 """

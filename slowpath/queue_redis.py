@@ -11,12 +11,18 @@ directly (HMGET prior_violations trust reviews):
 - ``P{queue}:leased`` ZSET: member post id, score = lease expiry (unix seconds, server clock).
 - ``Pitem:{post_id}`` HASH: post_id, decision_id, author_id, queue, severity, reach,
   enqueued_at, top_category, payload, judge (bytes), sort_key, claimed_by, lease_expires_at,
-  claims, escalated_by, status (waiting | leased | decided); once decided also action,
+  claims, escalated_by, status (waiting | leased | decided), link_hosts (space-separated);
+  once decided also action,
   decided_by, decided_at, note.
 - ``Pdone:{post_id}`` STRING: "queued" (written by enqueue), then the moderator's action or the
   outcome given to ``mark_done``. With the item hash, the idempotency record of ``enqueue``.
 - ``Pauthor:{author_id}`` HASH: prior_violations, approved, reviews (integers) and trust =
   (1 + approved) / (2 + reviews).
+- ``Pdomain:{host}`` HASH: removed (moderator removals for spam) and approved counts of
+  posts linking to the host (the item's ``link_hosts``), the gateway's domain reputation.
+- ``Pstrikes:{author_id}`` ZSET: removals counted against the author (moderator removals of
+  an item with a top category; ``mark_done`` with a ``strike_category``), the contract with
+  the gateway in ``modgate/keys.py``.
 - ``Pdead:{post_id}`` STRING: the post was dead-lettered (``mark_dead_lettered``).
 - ``Poutbox`` STREAM: entries {topic, key, value} for the relay to publish to Kafka.
 - ``Pimg:{sha256}`` STRING: image bytes of queued posts, once per content; item payloads
@@ -46,7 +52,14 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from modgate.keys import author_key, dead_letter_key, done_key
+from modgate.keys import (
+    author_key,
+    dead_letter_key,
+    done_key,
+    post_hosts,
+    strike_member,
+    strikes_key,
+)
 from modgate.settings import QueueSettings
 from slowpath import priority, queue_lua
 from slowpath.errors import ItemNotFoundError, LeaseError, QueueUnavailableError
@@ -229,10 +242,13 @@ class RedisModeratorQueue:
         judge: bytes = b"",
         enqueued_at: float | None = None,
         images: Mapping[str, bytes] | None = None,
+        link_hosts: Sequence[str] = (),
     ) -> bool:
         """Add a post to the main queue; False (and no change) if it was ever enqueued or
         marked done before. ``images`` (SHA-256 hex -> bytes) are stored once per content
-        (``image``), kept ``retention_s`` from the latest enqueue that names them."""
+        (``image``), kept ``retention_s`` from the latest enqueue that names them.
+        ``link_hosts`` (``modgate.keys.post_hosts``) are the hosts the moderator's decision
+        counts for or against (domain reputation)."""
         s = self._settings
         severity, top = priority.severity(
             scores, s.category_weights, default_weight=s.default_weight, min_severity=s.min_severity
@@ -257,6 +273,7 @@ class RedisModeratorQueue:
             "claims": "0",
             "escalated_by": "",
             "status": "waiting",
+            "link_hosts": " ".join(post_hosts(list(link_hosts))),
         }
         flat = [part for pair in fields.items() for part in pair]
         keys = [self._item(post_id), done_key(self._prefix, post_id), self._key("main", "waiting")]
@@ -366,16 +383,27 @@ class RedisModeratorQueue:
         *,
         author_id: str = "",
         author_action: ModeratorAction | None = None,
+        strike_category: str = "",
+        strike_source: str = "llm",
     ) -> bool:
         """Record a final outcome for a post decided without the queue (enqueue then refuses
         it) and, in the same step, count ``author_action`` against ``author_id``: REMOVE/REDUCE
-        add a prior violation, APPROVE an approval. Idempotent per post: False (and nothing
+        add a prior violation, APPROVE an approval; with ``strike_category`` a REMOVE also
+        adds a strike from ``strike_source``. Idempotent per post: False (and nothing
         changed) when the post was already done, so a retried route never counts twice."""
         done = done_key(self._prefix, post_id)
         counted = author_id and author_action not in (None, ModeratorAction.ESCALATE)
-        keys = [done, author_key(self._prefix, author_id) if counted else done]
+        struck = counted and author_action is ModeratorAction.REMOVE and strike_category
+        keys = [
+            done,
+            author_key(self._prefix, author_id) if counted else done,
+            strikes_key(self._prefix, author_id) if struck else done,
+        ]
         action = author_action.value if counted and author_action else ""
-        return bool(await self._finalize(keys=keys, args=[outcome, action, self._retention]))
+        member = strike_member(post_id, strike_category, strike_source) if struck else ""
+        return bool(
+            await self._finalize(keys=keys, args=[outcome, action, self._retention, member])
+        )
 
     @_redis_errors
     async def mark_dead_lettered(self, post_id: str) -> None:

@@ -37,7 +37,9 @@ from typing import Protocol
 
 from decision import Policy, decide
 from models.interface import Prediction
+from models.lists import link_hosts
 from models.ocr import ImageText
+from modgate.keys import post_hosts
 from modgate.pb import moderation_pb2 as pb
 from modgate.pb import records_pb2 as rpb
 from modgate.records import RecordError, Topics, decode, encode
@@ -223,6 +225,7 @@ class DeferredRouter:
             payload=payload,
             judge=opinion_record(judgement).SerializeToString() if judgement else b"",
             images=images,
+            link_hosts=post_hosts(link_hosts(post.text)),
         )
         return Route.QUEUED
 
@@ -355,6 +358,7 @@ class DeferredRouter:
             route.value,
             author_id=post.author.id,
             author_action=ModeratorAction.REMOVE if violates else None,
+            strike_category=judgement.category if violates else "",
         )
         return route
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio
 
 from gateway.behaviour import UNKNOWN, BehaviourStore
 from gateway.metrics import GatewayMetrics
 from models.minhash import signature
 from modgate.embedded import LocalRedis
+from modgate.keys import Strike
 from modgate.types import Author, Post
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis]
@@ -84,3 +86,57 @@ async def test_first_seen_is_an_account_age_the_caller_cannot_set(store: Behavio
     assert later.author_first_seen_days == 2.0
     [anonymous] = await store.observe([post("f3", "", "no author")], [None], budget_s=1.0, now=t)
     assert anonymous.author_first_seen_days is None
+
+
+async def test_post_rates_per_minute_hour_and_day(store: BehaviourStore) -> None:
+    t = 4_000_000.0
+    times = [t - 20 * 3600, t - 2 * 3600, t - 1800, t - 30, t]  # the last is this post
+    for i, at in enumerate(times):
+        [seen] = await store.observe([post(f"r{i}", "rita", "hi")], [None], budget_s=1.0, now=at)
+    assert (seen.author_posts_1m, seen.author_posts_1h, seen.author_posts_1d) == (2, 3, 5)
+    [next_day] = await store.observe(
+        [post("r9", "rita", "hi")], [None], budget_s=1.0, now=t + 23 * 3600
+    )
+    assert next_day.author_posts_1d == 4  # the post 20 hours before t fell out of the day
+
+
+async def test_strikes_are_read_with_the_posts_and_written_once(
+    store: BehaviourStore, redis_server: LocalRedis
+) -> None:
+    t = 5_000_000.0
+    [clean] = await store.observe([post("s0", "sam", "hi")], [None], budget_s=1.0, now=t)
+    assert clean.strikes == ()
+    assert await store.strike("sam", "s0", ["toxicity", "insult"], now=t)
+    assert await store.strike("sam", "s0", ["toxicity"], now=t + 50)  # a retry: no change
+    [seen] = await store.observe([post("s1", "sam", "hi")], [None], budget_s=1.0, now=t + 60)
+    assert sorted(seen.strikes or (), key=lambda s: s.category) == [
+        Strike("s0", "insult", "auto", t),
+        Strike("s0", "toxicity", "auto", t),
+    ]
+    [anonymous] = await store.observe([post("s2", "", "hi")], [None], budget_s=1.0, now=t)
+    assert anonymous.strikes is None
+    redis_server.pause()
+    try:
+        assert not await store.strike("sam", "s3", ["toxicity"], now=t)
+    finally:
+        redis_server.pause(False)
+
+
+async def test_domain_reputation_counts_hosts_moderators_mostly_removed(
+    store: BehaviourStore, redis_server: LocalRedis
+) -> None:
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    await client.hset("t:domain:spam.example", mapping={"removed": 7, "approved": 1})
+    await client.hset("t:domain:youtube.com", mapping={"removed": 40, "approved": 11})  # < 4x
+    await client.hset("t:domain:phish.example", mapping={"removed": 3})
+    await client.aclose()
+
+    async def removals(text: str) -> int | None:
+        [seen] = await store.observe([post("d", "dina", text)], [None], budget_s=1.0)
+        return seen.link_domain_removals
+
+    assert await removals("see https://www.youtube.com/watch?v=1") == 0
+    assert await removals("see https://youtube.com/x and http://spam.example/y") == 7
+    assert await removals("www.phish.example/login or https://spam.example") == 7
+    assert await removals("https://phish.example/login") == 3
+    assert await removals("no links at all") == 0

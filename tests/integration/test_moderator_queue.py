@@ -16,6 +16,7 @@ import pytest
 import redis.asyncio
 
 from modgate.embedded import LocalRedis
+from modgate.keys import STRIKES_KEEP_S
 from modgate.settings import QueueSettings
 from slowpath.errors import ItemNotFoundError, LeaseError, QueueUnavailableError
 from slowpath.interface import ModeratorAction, ModeratorQueue, QueueName
@@ -471,3 +472,60 @@ async def test_image_bytes_are_stored_once_per_content_with_a_ttl(
     item_bytes = await raw.memory_usage(f"{PREFIX}item:p1")
     assert item_bytes is not None
     assert item_bytes < len(picture)  # the item holds no image bytes
+
+
+async def strikes_of(raw: redis.asyncio.Redis, author: str) -> list[str]:
+    return [m.decode() for m in await raw.zrange(f"t:strikes:{author}", 0, -1)]
+
+
+async def test_a_moderator_removal_is_a_strike_in_the_items_top_category(
+    queue: RedisModeratorQueue, raw: redis.asyncio.Redis
+) -> None:
+    await add(queue, "p1", scores={"hate": 0.9, "spam": 0.2}, author_id="a1")
+    await add(queue, "p2", scores={"spam": 0.8}, author_id="a1")
+    for action in (ModeratorAction.REMOVE, ModeratorAction.APPROVE):
+        claimed = await queue.claim("mod-1")
+        assert claimed is not None
+        await queue.decide(claimed.post_id, "mod-1", action)
+    assert await strikes_of(raw, "a1") == ["p1|hate|moderator"]  # the approval is none
+    assert 0 < await raw.ttl("t:strikes:a1") <= STRIKES_KEEP_S
+
+
+async def test_a_judge_removal_is_a_strike_once(
+    queue: RedisModeratorQueue, raw: redis.asyncio.Redis
+) -> None:
+    for _ in range(2):  # a retried route
+        await queue.mark_done(
+            "p1", "llm_remove", author_id="a1", author_action=REMOVE, strike_category="threat"
+        )
+    await queue.mark_done("p2", "llm_allow", author_id="a1", strike_category="threat")
+    await queue.mark_done("p3", "llm_remove", author_action=REMOVE, strike_category="threat")
+    assert await strikes_of(raw, "a1") == ["p1|threat|llm"]
+    assert await raw.zscore("t:strikes:a1", "p1|threat|llm") == pytest.approx(time.time(), abs=60)
+
+
+async def test_moderator_decisions_count_for_and_against_the_hosts_a_post_linked_to(
+    queue: RedisModeratorQueue, raw: redis.asyncio.Redis
+) -> None:
+    hosts = ["www.scam.example", "bit.ly", "scam.example"]
+    for post_id, scores in (("s1", {"spam": 0.9}), ("s2", {"spam": 0.8}), ("h1", {"hate": 0.9})):
+        await queue.enqueue(
+            post_id=post_id,
+            decision_id=f"d-{post_id}",
+            author_id="a1",
+            scores=scores,
+            followers=None,
+            payload=b"x",
+            link_hosts=hosts,
+        )
+    decisions = {"s1": ModeratorAction.REMOVE, "h1": ModeratorAction.REMOVE}
+    for _ in range(3):
+        claimed = await queue.claim("mod-1")
+        assert claimed is not None
+        action = decisions.get(claimed.post_id, ModeratorAction.APPROVE)
+        await queue.decide(claimed.post_id, "mod-1", action)
+    # s1 removed for spam counts against both distinct hosts; h1's removal (hate) does not;
+    # s2's approval counts for them.
+    for host in ("scam.example", "bit.ly"):
+        assert await raw.hmget(f"t:domain:{host}", ["removed", "approved"]) == [b"1", b"1"]
+    assert await raw.exists("t:domain:www.scam.example") == 0
