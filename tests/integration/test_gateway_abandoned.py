@@ -32,6 +32,8 @@ async def test_a_deadline_past_on_arrival_runs_nothing_and_publishes_nothing(
 ) -> None:
     hate = FunctionClassifier("hate-model", ("hate",), constant("hate", 0.5), delay_s=0.2)
     gateway, stub = await start_gateway({"hate-model": hate})
+    await stub.Moderate(request("warm-up"), timeout=5)  # the channel connected: the late call
+    hate.calls = 0  # is sent at once, not held waiting for a connection past its deadline
     sink = gateway.service.sink = ListSink()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.Moderate(request("late"), timeout=0.0005)

@@ -191,7 +191,12 @@ async def test_replaying_a_large_spool_never_holds_the_event_loop(
 
     task = asyncio.create_task(ticker())
     await publisher.start()
-    await asyncio.sleep(2.0)
+    # Until the replay has sent records (2 s on an idle machine; a loaded one takes longer).
+    for _ in range(150):
+        await asyncio.sleep(0.1)
+        if sample(publisher, "modgate_stream_records_published_total", topic=TOPIC) > 0:
+            break
+    await asyncio.sleep(0.5)
     task.cancel()
     assert sample(publisher, "modgate_stream_records_published_total", topic=TOPIC) > 0
     # Read on the loop, the segment held it ~1.6 s; sends of 500-record batches remain.
