@@ -24,7 +24,13 @@ from models.artifact import METADATA_FILE, metadata_checker, read_metadata
 from models.errors import ArtifactError, ModelOutputError, ModelTimeoutError
 from models.interface import ModelSession, SessionBacked, SessionOpener
 from models.onnx_backend import onnx_session_opener
-from models.spam_features import FEATURE_NAMES, HASH_BUCKETS, N_FEATURES, build_features
+from models.spam_features import (
+    FEATURE_NAMES,
+    FEATURES_VERSION,
+    HASH_BUCKETS,
+    N_FEATURES,
+    build_features,
+)
 from modgate.settings import OnnxSettings
 from modgate.types import SPAM, Category, Post, Scores
 
@@ -38,6 +44,7 @@ _REQUIRED_KEYS = (
     "n_features",
     "feature_names",
     "hash_buckets",
+    "features_version",
 )
 
 
@@ -72,6 +79,11 @@ def _check_features(metadata: dict[str, Any], fail: Callable[[str], ArtifactErro
         raise fail(
             f"model expects {metadata['n_features']} features, models.spam_features builds "
             f"{N_FEATURES}: retrain the model for this code version"
+        )
+    if metadata["features_version"] != FEATURES_VERSION:
+        raise fail(
+            f"model was trained on spam features version {metadata['features_version']!r}, "
+            f"models.spam_features builds version {FEATURES_VERSION}: retrain the model"
         )
     if metadata["hash_buckets"] != HASH_BUCKETS:
         raise fail(f"hash_buckets is {metadata['hash_buckets']}, features use {HASH_BUCKETS}")

@@ -3,10 +3,20 @@
 Three groups, in a fixed order (``FEATURE_NAMES``):
 - text shape: length, words, URLs, e-mails, phone numbers, short codes, money/prize terms,
   calls to action, uppercase / digit / punctuation / non-ASCII ratios, longest repeat run;
+  and the social-media shape (version 2): hashtags, @mentions, distinct link hosts, links to
+  URL shorteners, contact-me terms ("dm", "whatsapp", "telegram"), investment-scam terms
+  ("forex", "bitcoin", "profit"), promotion terms ("subscribe", "my channel"), emoji ratio;
 - author: account age, followers, posting rate, prior violations — ``NaN`` when unknown
   (never zero: XGBoost learns a default branch for missing values);
 - hashed word unigrams and bigrams (``HASH_BUCKETS`` counts, signed-free CRC32 buckets), so
-  the trees can see vocabulary without a fitted vocabulary file that could drift.
+  the trees can see vocabulary without a fitted vocabulary file that could drift. Words are
+  read from the *normalized* text (``modgate/textnorm.py``: leetspeak, homoglyphs and
+  "fancy" letters folded, the same normalization the text model and the lists see), in any
+  script; a long run of letters without spaces (Chinese, Japanese, Thai) is read as
+  character bigrams.
+
+``FEATURES_VERSION`` names this layout *and meaning*; a model records the version it was
+trained on and ``models/spam.py`` refuses to load one built for another.
 
 Hashing uses ``zlib.crc32`` (stable across processes), never Python's salted ``hash``.
 """
@@ -16,13 +26,17 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import unicodedata
 import zlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from models.lists import link_hosts
+from models.text import normalize_cached
 from modgate.types import Author
 
+FEATURES_VERSION = 2
 HASH_BUCKETS = 512
 # Text features are read from the first this many characters (``chars`` counts them all):
 # spam says what it wants early, the training messages are at most 910 characters, and the
@@ -50,7 +64,48 @@ _CALL_TO_ACTION = re.compile(
     r"order|apply|dial|urgent|now|today|expires?|valid)\b"
 )
 _REPEAT = re.compile(r"(.)\1+")
-_TOKEN = re.compile(r"[a-z0-9£$€]+")
+_TOKEN = re.compile(r"[£$€]?[^\W_]+")
+_HASHTAG = re.compile(r"(?<![\w#])#[^\W_][\w]*")
+_MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_.]{2,}")
+_SHORTENERS = frozenset(
+    [
+        "bit.ly",
+        "tinyurl.com",
+        "t.co",
+        "goo.gl",
+        "ow.ly",
+        "is.gd",
+        "buff.ly",
+        "cutt.ly",
+        "rb.gy",
+        "shorturl.at",
+        "tiny.cc",
+        "t.ly",
+        "bl.ink",
+        "rebrand.ly",
+        "linktr.ee",
+        "lnkd.in",
+        "s.id",
+        "v.gd",
+    ]
+)
+_CONTACT = re.compile(
+    r"(?i)\b(?:dm|pm|inbox|whats ?app|telegram|signal|wechat|kik|snapchat|contact|"
+    r"message me|text me|write to me|reach (?:out|me)|get in touch|link in (?:my )?bio)\b"
+)
+_INVESTMENT = re.compile(
+    r"(?i)\b(?:invest(?:ed|ing|ment|ments|or|ors)?|crypto(?:currency)?|bitcoins?|btc|eth|"
+    r"forex|trad(?:e|ing|er)|profits?|income|earn(?:ed|ing|ings)?|passive|mining|payouts?|"
+    r"returns?|withdraw(?:al|n)?|account manager|financial|recover(?:y|ed)?|hack(?:ed|er)?)\b"
+)
+_PROMOTION = re.compile(
+    r"(?i)\b(?:subscribe|subscribers?|my (?:channel|page|profile|account|video|site|shop)|"
+    r"check (?:out|it out)|follow (?:me|back|us)|promo(?:tion)?|giveaway|discount|coupon|"
+    r"sale|deal|limited|followers|likes|views)\b"
+)
+# A token this long without spaces, outside ASCII, is a run of a script without word
+# breaks (Chinese, Japanese, Thai): it is hashed as character bigrams instead.
+_RUN_CHARS = 8
 
 TEXT_FEATURES = (
     "chars",
@@ -68,6 +123,14 @@ TEXT_FEATURES = (
     "exclamations",
     "max_repeat_run",
     "mean_word_len",
+    "hashtags",
+    "mentions",
+    "link_hosts",
+    "shortener_links",
+    "contact_terms",
+    "investment_terms",
+    "promotion_terms",
+    "emoji_ratio",
 )
 AUTHOR_FEATURES = ("account_age_days", "followers", "posts_last_hour", "prior_violations")
 FEATURE_NAMES: tuple[str, ...] = (
@@ -79,6 +142,13 @@ N_FEATURES = len(FEATURE_NAMES)
 _HASH_OFFSET = len(TEXT_FEATURES) + len(AUTHOR_FEATURES)
 
 
+def spam_shaped(text: str) -> bool:
+    """Whether ``text`` has what SMS spam is made of (a phone number, a short code, a sum of
+    money or a prize word, a link): training keeps every legitimate post like this."""
+    head = text[:FEATURE_CHARS]
+    return any(p.search(head) for p in (_PHONE, _SHORT_CODE, _MONEY, _URL))
+
+
 def _opt(value: float | int | None) -> float:
     return math.nan if value is None else float(value)
 
@@ -86,7 +156,7 @@ def _opt(value: float | int | None) -> float:
 def _text_shape(text: str) -> list[float]:
     n = len(text) or 1
     words = text.split()
-    upper = digits = punct = non_ascii = 0
+    upper = digits = punct = non_ascii = emoji = 0
     for ch in text:
         if ch.isupper():
             upper += 1
@@ -96,8 +166,11 @@ def _text_shape(text: str) -> list[float]:
             punct += 1
         if ord(ch) > 127:
             non_ascii += 1
+            if unicodedata.category(ch) == "So":
+                emoji += 1
     letters = sum(1 for ch in text if ch.isalpha()) or 1
     longest = max((len(m.group(0)) for m in _REPEAT.finditer(text)), default=1 if text else 0)
+    hosts = link_hosts(text)
     return [
         float(len(text)),
         float(len(words)),
@@ -114,11 +187,31 @@ def _text_shape(text: str) -> list[float]:
         float(text.count("!")),
         float(longest),
         (sum(len(w) for w in words) / len(words)) if words else 0.0,
+        float(len(_HASHTAG.findall(text))),
+        float(len(_MENTION.findall(text))),
+        float(len(set(hosts))),
+        float(sum(1 for h in hosts if h.removeprefix("www.") in _SHORTENERS)),
+        float(len(_CONTACT.findall(text))),
+        float(len(_INVESTMENT.findall(text))),
+        float(len(_PROMOTION.findall(text))),
+        emoji / n,
     ]
 
 
+def _tokens(text: str) -> list[str]:
+    tokens: list[str] = []
+    for token in _TOKEN.findall(text.lower()):
+        if len(token) > _RUN_CHARS and not token.isascii():
+            tokens.extend(token[i : i + 2] for i in range(len(token) - 1))
+        else:
+            tokens.append(token)
+    return tokens
+
+
 def _hash_tokens(text: str, row: np.ndarray) -> None:
-    tokens = _TOKEN.findall(text.lower())
+    # The whole post's normalization (memoized: the text model and the lists read the same
+    # one), then its head.
+    tokens = _tokens(normalize_cached(text).text[:FEATURE_CHARS])
     grams = tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
     for gram in grams:
         row[_HASH_OFFSET + zlib.crc32(gram.encode()) % HASH_BUCKETS] += 1.0
@@ -140,5 +233,5 @@ def build_features(texts: Sequence[str], authors: Sequence[Author | None]) -> np
             _opt(a.posts_last_hour),
             _opt(a.prior_violations),
         ]
-        _hash_tokens(head, out[i])
+        _hash_tokens(text, out[i])
     return out

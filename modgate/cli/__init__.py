@@ -181,11 +181,16 @@ def train_spam(
     out: Annotated[Path | None, typer.Option(help="Artifact directory.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (MODGATE_SEED).")] = None,
     limit: Annotated[
-        int | None, typer.Option(help="Train on a stratified subset of N rows.")
+        int | None, typer.Option(help="At most N rows per source, label and split (tiny runs).")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy whose spam lines are evaluated.")
     ] = None,
 ) -> None:
-    """Train the XGBoost spam model, export it to ONNX, check parity, write the model card."""
-    from modgate.settings import TrainSettings
+    """Train the XGBoost spam model, export it to ONNX, check parity, evaluate it per source
+    and across domains, write the model card."""
+    from modgate.cli.evaluate import DecisionPolicy
+    from modgate.settings import DEFAULT_POLICY, TrainSettings
     from retrain.spam import train_spam as run
 
     settings = TrainSettings()
@@ -194,6 +199,7 @@ def train_spam(
         data_dir or settings.data_dir,
         out_dir,
         seed=settings.seed if seed is None else seed,
+        policy=DecisionPolicy.load(policy or DEFAULT_POLICY),
         limit=limit,
     )
     typer.echo(json.dumps({"artifact": str(out_dir), **_as_dict(report)}, indent=2, default=str))

@@ -104,7 +104,7 @@ async def test_moderators_spam_removals_make_a_linked_host_removal_evidence(
             await queue.decide(claimed.post_id, "mod-1", ModeratorAction.REMOVE)
     finally:
         await queue.aclose()
-    spam = FunctionClassifier("spam", ("spam",), lambda post: {"spam": 0.99})
+    spam = FunctionClassifier("spam", ("spam",), lambda post: {"spam": 0.999})
     _, stub = await start_gateway(
         {"spam": spam}, redis=RedisSettings(url=redis_server.url), author_lookup_timeout_ms=200
     )

@@ -2,8 +2,8 @@
 of a link message (another link path, name and emoji each) within seconds, while 500 ordinary
 accounts post real tweets (Davidson's "neither" class). The gateway measures near-duplicates
 by other authors itself (MinHash, ``gateway/behaviour.py``): after the first few posts the
-wave is deferred or removed, and no ordinary post is removed, since the SMS-trained spam model
-alone never removes (``spam.remove_needs_evidence``)."""
+wave is deferred or removed, and no ordinary post is removed, since the spam model alone never
+removes (``spam.remove_needs_evidence``)."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def test_block_entries_are_evidence_and_allow_entries_veto_removal() -> None:
     block = Reason("spam.list.farm", Action.DEFER, "spam", detail="block list")
     removes = Reason("spam.list.scam", Action.REMOVE, "spam", detail="block list")
     allow = Reason("spam.list.gov", Action.ALLOW, "spam", detail="allow list")
-    confident = {"spam": 0.99}
+    confident = {"spam": 0.999}
     assert decide(confident, {}, POLICY).action is Action.DEFER  # no evidence: defers
     assert decide(confident, {}, POLICY, listed=[block]).action is Action.REMOVE
     assert decide({"spam": 0.01}, {}, POLICY, listed=[removes]).action is Action.REMOVE

@@ -104,7 +104,7 @@ def test_reasons_are_ordered_most_severe_first() -> None:
 
 
 def test_spam_removes_only_with_behaviour_evidence() -> None:
-    """The SMS-trained spam model alone defers; with a burst of near-duplicates it removes."""
+    """The spam model alone defers; with a burst of near-duplicates it removes."""
     policy = load_policy(DEFAULT_POLICY)
     alone = decide({"spam": 0.995}, {"near_duplicate_authors": 0, "author_posts_1m": 1}, policy)
     assert alone.action is Action.DEFER

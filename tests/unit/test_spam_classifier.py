@@ -103,11 +103,20 @@ def test_rejects_metadata_with_wrong_feature_count(tmp_path: Path) -> None:
         (lambda m: m.update(kind="toxicity"), "kind"),
         (lambda m: m["feature_names"].reverse(), "feature_names differ at index 0"),
         (lambda m: m.update(hash_buckets=256), "hash_buckets"),
+        (lambda m: m.update(features_version=1), "spam features version 1"),
         (lambda m: m.pop("probabilities_output"), "missing keys"),
         (lambda m: m.update(probabilities_output="scores"), "no output 'scores'"),
         (lambda m: m.update(input_name="x"), "inputs"),
     ],
-    ids=["kind", "feature-names", "hash-buckets", "missing-key", "output-name", "input-name"],
+    ids=[
+        "kind",
+        "feature-names",
+        "hash-buckets",
+        "features-version",
+        "missing-key",
+        "output-name",
+        "input-name",
+    ],
 )
 def test_rejects_inconsistent_metadata(
     tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str

@@ -29,16 +29,16 @@ def features_of(text: str, author: Author | None = None) -> dict[str, float]:
 
 
 def test_feature_names_are_unique_and_laid_out_text_author_hash() -> None:
-    assert len(FEATURE_NAMES) == N_FEATURES == 15 + 4 + HASH_BUCKETS
+    assert len(FEATURE_NAMES) == N_FEATURES == 23 + 4 + HASH_BUCKETS
     assert len(set(FEATURE_NAMES)) == N_FEATURES
-    assert FEATURE_NAMES[:15] == TEXT_FEATURES
-    assert FEATURE_NAMES[15:19] == (
+    assert FEATURE_NAMES[:23] == TEXT_FEATURES
+    assert FEATURE_NAMES[23:27] == (
         "account_age_days",
         "followers",
         "posts_last_hour",
         "prior_violations",
     )
-    assert FEATURE_NAMES[19] == "hash_000"
+    assert FEATURE_NAMES[27] == "hash_000"
     assert FEATURE_NAMES[-1] == f"hash_{HASH_BUCKETS - 1:03d}"
 
 
@@ -75,6 +75,38 @@ def test_counts_money_and_prize_terms() -> None:
     assert row["money_terms"] == 6  # £2…, won, prize, claim, free, voucher
     assert row["exclamations"] == 1
     assert row["non_ascii_ratio"] == pytest.approx(1 / 51)
+
+
+def test_counts_social_media_shape() -> None:
+    row = features_of(
+        "Check out my channel!! subscribe https://bit.ly/x1 www.shop.example.com #crypto "
+        "#money @trader_bob DM me on WhatsApp for forex profit 🚀🚀"
+    )
+    assert row["hashtags"] == 2
+    assert row["mentions"] == 1
+    assert row["link_hosts"] == 2
+    assert row["shortener_links"] == 1  # bit.ly
+    assert row["contact_terms"] == 2  # dm, whatsapp
+    assert row["investment_terms"] == 3  # crypto, forex, profit
+    assert row["promotion_terms"] == 3  # check out, my channel, subscribe
+    assert row["emoji_ratio"] > 0
+
+
+def test_an_email_address_is_not_a_mention() -> None:
+    assert features_of("mail bob@example.org")["mentions"] == 0
+
+
+def test_words_are_hashed_from_the_normalized_text() -> None:
+    # Leetspeak and fancy letters fold to the words the model learned.
+    plain = build_features(["free prize"], [None])[0, HASH_OFFSET:]
+    disguised = build_features(["𝐟𝐫𝐞𝐞 pr1ze"], [None])[0, HASH_OFFSET:]
+    np.testing.assert_array_equal(plain, disguised)
+
+
+def test_unspaced_scripts_are_hashed_as_character_bigrams() -> None:
+    text = "加我微信领取免费礼品"
+    row = build_features([text], [None])[0, HASH_OFFSET:]
+    assert row.sum() == 9 + 8  # 9 character bigrams and 8 pairs of them, not one long token
 
 
 def test_counts_emails() -> None:

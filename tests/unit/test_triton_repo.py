@@ -27,6 +27,7 @@ from export.triton_repo import (
     model_spec,
     read_config,
 )
+from models.spam_features import N_FEATURES
 from modgate.cli import app
 from modgate.settings import ARTIFACTS_DIR, SOURCE_ROOT
 
@@ -39,7 +40,7 @@ RERUN = "re-run `modgate export triton --out triton_repo --configs-only` and com
 
 
 def spam_rows(rows: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).random((rows, 531), dtype=np.float32)
+    return np.random.default_rng(seed).random((rows, N_FEATURES), dtype=np.float32)
 
 
 def copy_spam(tmp_path: Path, **metadata: Any) -> Path:
@@ -211,7 +212,10 @@ def test_text_on_gpu_falls_back_to_the_int8_model_with_a_note(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("metadata", "message"),
     [
-        ({"n_features": 530}, "dims [530] in the config but [531]"),
+        (
+            {"n_features": N_FEATURES - 1},
+            f"dims [{N_FEATURES - 1}] in the config but [{N_FEATURES}]",
+        ),
         ({"input_name": "feats"}, "input 'feats' is not in"),
         ({"probabilities_output": "label"}, "TYPE_FP32 in the config but tensor(int64)"),
         ({"kind": "audio"}, "has kind 'audio'"),
