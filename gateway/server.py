@@ -1,5 +1,9 @@
 """The gRPC server: handlers, health checking, reflection, boot checks and graceful drain.
 
+Reflection is served on a loopback bind and off on a public one unless ``reflection`` says
+otherwise; metrics listen on ``metrics_host`` (loopback by default), never simply beside a
+public gRPC port.
+
 ``Gateway`` is the library object tests and the CLI share: ``await Gateway.start(...)``
 binds (port 0 picks a free one) and, when settings name them, starts the Kafka publisher
 and the Redis author-counter reader (neither needs its server to be up at boot);
@@ -154,9 +158,10 @@ class Gateway:
         server.add_generic_rpc_handlers([_handlers(service)])
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        if settings.reflection_enabled:
+            reflection.enable_server_reflection(
+                (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            )
         port = server.add_insecure_port(f"{settings.host}:{settings.port}")
         if port == 0:
             raise ConfigError(f"cannot bind {settings.host}:{settings.port}")
@@ -274,8 +279,8 @@ async def serve(settings: GatewaySettings) -> None:
     metrics = GatewayMetrics()
     gateway = await Gateway.start(settings, policy, classifiers, metrics=metrics)
     if settings.metrics_port:
-        metrics.serve_http(settings.host, settings.metrics_port)
-        log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+        metrics.serve_http(settings.metrics_host, settings.metrics_port)
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,6 +9,7 @@ to a Triton Inference Server, with pre- and post-processing from the local artif
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -168,6 +169,17 @@ class OverloadSettings(BaseModel):
     # hold the largest batch (``max_batch_posts``, checked at boot), and a call is always
     # admitted when nothing else is being scored.
     max_scoring_posts: Annotated[int, Field(ge=1)] = 64
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ``::1``)."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def redact_url(url: str) -> str:
@@ -429,8 +441,14 @@ class GatewaySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 50051
-    # Prometheus metrics over HTTP on host:metrics_port; 0 turns the endpoint off.
+    # Prometheus metrics over HTTP on metrics_host:metrics_port; 0 turns the endpoint off.
+    # Loopback by default, whatever ``host`` is: serving the gRPC port to the network does
+    # not publish the metrics too (set it to expose them to a scraper elsewhere).
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464
+    metrics_host: str = "127.0.0.1"
+    # gRPC server reflection (lets grpcurl list the services). Unset: on when ``host`` is a
+    # loopback address, off when the port is served to the network.
+    reflection: bool | None = None
     deadline_ms: Annotated[float, Field(gt=0, le=60_000)] = 400.0
     policy_path: Path = DEFAULT_POLICY
     spike_mode: bool = False
@@ -468,6 +486,13 @@ class GatewaySettings(BaseSettings):
     lists: ListsSettings = ListsSettings()
     log_level: str = "INFO"
     log_json: bool = True
+
+    @property
+    def reflection_enabled(self) -> bool:
+        """Whether the gateway serves gRPC reflection (``reflection``, else loopback only)."""
+        if self.reflection is not None:
+            return self.reflection
+        return is_loopback(self.host)
 
     @field_validator("classifiers")
     @classmethod

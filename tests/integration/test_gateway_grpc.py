@@ -193,6 +193,36 @@ async def test_health_and_reflection_are_served(start_gateway: StartGateway) -> 
         assert "modgate.v1.Moderation" in services
 
 
+async def list_services(port: int) -> list[str]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        refl = reflection_pb2_grpc.ServerReflectionStub(channel)
+        responses = refl.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        return [s.name async for r in responses for s in r.list_services_response.service]
+
+
+@pytest.mark.parametrize(
+    ("host", "reflection", "served"),
+    [
+        ("0.0.0.0", None, False),  # the port is on the network: reflection off unless asked
+        ("0.0.0.0", True, True),
+        ("127.0.0.1", False, False),
+    ],
+)
+async def test_reflection_is_off_on_a_public_bind_unless_asked(
+    start_gateway: StartGateway, host: str, reflection: bool | None, served: bool
+) -> None:
+    gateway, stub = await start_gateway(host=host, reflection=reflection)
+    await stub.Moderate(pb.ModerateRequest(post_id="r1", text=FRIENDLY_TEXT), timeout=5)
+    if served:
+        assert "modgate.v1.Moderation" in await list_services(gateway.port)
+    else:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await list_services(gateway.port)
+        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
 async def test_graceful_stop_drains_in_flight_calls(start_gateway: StartGateway) -> None:
     slowish = FunctionClassifier("slow", ("toxicity",), constant("toxicity", 0.1), delay_s=0.3)
     gateway, stub = await start_gateway({"slow": slowish}, deadline_ms=2000)

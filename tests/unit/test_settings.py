@@ -15,6 +15,7 @@ from modgate.settings import (
     ClassifierUrl,
     ExecutionProvider,
     GatewaySettings,
+    is_loopback,
     load_gateway_settings,
     load_slowpath_settings,
 )
@@ -128,3 +129,28 @@ def test_urls_are_redacted_in_logs_and_setting_errors() -> None:
             load_gateway_settings(**bad)
         assert "s3cret" not in str(caught.value)
         assert "***" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.1.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.5", False),
+        ("gateway.internal", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+    assert GatewaySettings(host=host).reflection_enabled is loopback
+
+
+def test_metrics_stay_on_loopback_when_the_grpc_port_is_public() -> None:
+    settings = GatewaySettings(host="0.0.0.0")
+    assert settings.metrics_host == "127.0.0.1"
+    assert GatewaySettings(host="0.0.0.0", reflection=True).reflection_enabled
