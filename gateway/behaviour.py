@@ -47,14 +47,12 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from gateway.metrics import GatewayMetrics
-from models.lists import link_hosts
 from models.minhash import NEAR_SIMILARITY, bands, similarity
 from modgate.keys import (
     STRIKES_KEEP_S,
     Strike,
     domain_key,
     parse_strike,
-    post_hosts,
     strike_member,
     strikes_key,
 )
@@ -149,19 +147,22 @@ class BehaviourStore:
         self,
         posts: Sequence[Post],
         signatures: Sequence[tuple[int, ...] | None],
+        hosts: Sequence[Sequence[str]],
         *,
         budget_s: float,
         now: float | None = None,
     ) -> list[Behaviour]:
         """Each post's behaviour features, having recorded the posts; ``UNKNOWN`` for all
-        when Redis does not answer within the budget."""
+        when Redis does not answer within the budget. ``signatures`` and ``hosts`` (the
+        distinct hosts its links name, ``modgate.keys.post_hosts``) come from the text
+        analysis, per post."""
         at = time.time() if now is None else now
         try:
             async with asyncio.timeout(max(min(self._timeout_s, budget_s), 0.0)):
                 async with self._redis.pipeline(transaction=False) as pipe:
                     layout = [
-                        self._queue(pipe, post, sig, at)
-                        for post, sig in zip(posts, signatures, strict=True)
+                        self._queue(pipe, post, sig, post_hosts, at)
+                        for post, sig, post_hosts in zip(posts, signatures, hosts, strict=True)
                     ]
                     replies = await pipe.execute()
         except (RedisError, OSError, TimeoutError) as exc:
@@ -242,7 +243,12 @@ class BehaviourStore:
         return True
 
     def _queue(
-        self, pipe: Pipeline, post: Post, sig: tuple[int, ...] | None, at: float
+        self,
+        pipe: Pipeline,
+        post: Post,
+        sig: tuple[int, ...] | None,
+        hosts: Sequence[str],
+        at: float,
     ) -> tuple[int, int, int]:
         """Queue one post's commands on ``pipe``; how many replies each part takes."""
         rate_ops = band_ops = 0
@@ -278,7 +284,6 @@ class BehaviourStore:
                 pipe.zadd(key, {member: at})
                 pipe.expire(key, int(self._window_s) + 1)
                 band_ops += 4
-        hosts = post_hosts(link_hosts(post.text))
         for host in hosts:
             pipe.hmget(domain_key(self._prefix, host), ["removed", "approved"])
         return rate_ops, band_ops, len(hosts)

@@ -28,6 +28,7 @@ from models.langid import LanguageDetector
 from models.lists import ListHit, Lists, link_hosts
 from models.minhash import signature
 from models.text import normalize_cached
+from modgate.keys import post_hosts
 from modgate.types import Action, FeatureValue, Post, Reason
 
 
@@ -45,6 +46,8 @@ class TextFeatures:
     # Links in the text (``https://…``, ``www.…``) and how many distinct hosts they name.
     links: int = 0
     link_domains: int = 0
+    # The distinct hosts those links name (``modgate.keys.post_hosts``: domain reputation).
+    hosts: tuple[str, ...] = ()
 
 
 class TextAnalyzer:
@@ -71,6 +74,7 @@ class TextAnalyzer:
             tuple(_listed(hit) for hit in hits),
             len(hosts),
             len(set(hosts)),
+            tuple(post_hosts(hosts)),
         )
 
 

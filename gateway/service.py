@@ -307,7 +307,8 @@ class ModerationService:
             return [UNKNOWN] * len(posts)
         budget = deadline - asyncio.get_running_loop().time()
         signatures = [text.signature for text in texts]
-        return await self.behaviour_store.observe(posts, signatures, budget_s=budget)
+        hosts = [text.hosts for text in texts]
+        return await self.behaviour_store.observe(posts, signatures, hosts, budget_s=budget)
 
     async def _author_counters(
         self, posts: Sequence[Post], deadline: float

@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ from retrain.spam_data import (
     SpamRow,
     cap_all,
     cap_train,
+    check_trainable,
     read_spam_sources,
     read_utkml,
     training_legitimate,
@@ -200,7 +201,6 @@ class SpamReport:
     n_features: int
     library_versions: dict[str, str]
     created_utc: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def combined(self) -> SourceMetrics:
@@ -324,7 +324,9 @@ def features(rows: Sequence[SpamRow]) -> np.ndarray:
 
 
 def fit(train: Sequence[SpamRow], dev: Sequence[SpamRow], seed: int) -> xgboost.XGBClassifier:
-    """XGBoost on ``train`` (spam weighted to ``POSITIVE_WEIGHT_SHARE``), early-stopped on dev."""
+    """XGBoost on ``train`` (spam weighted to ``POSITIVE_WEIGHT_SHARE``), early-stopped on dev.
+    DataError if a row of either comes from a measurement-only source."""
+    check_trainable([*train, *dev])
     y_train = np.array([r.label for r in train], dtype=np.int64)
     y_dev = np.array([r.label for r in dev], dtype=np.int64)
     for name, y in (("train", y_train), ("dev", y_dev)):

@@ -140,6 +140,22 @@ def read_utkml(data_dir: Path) -> list[SpamRow]:
     return out
 
 
+def measurement_only_sources() -> frozenset[str]:
+    """Sources that may be measured on but never train (or tune) a shipped model."""
+    return frozenset({s for c in eval_only_corpora() for s in c.sources} | {UTKML})
+
+
+def check_trainable(rows: Iterable[SpamRow]) -> None:
+    """DataError naming the first measurement-only source among ``rows``."""
+    forbidden = measurement_only_sources()
+    for row in rows:
+        if row.source in forbidden:
+            raise DataError(
+                f"source {row.source!r} is measurement-only (eval_only/): it may not train "
+                "or tune a shipped model"
+            )
+
+
 def cap_train(
     rows: list[SpamRow],
     cap: int | None,

@@ -11,9 +11,10 @@ import redis.asyncio
 
 from gateway.behaviour import UNKNOWN, BehaviourStore
 from gateway.metrics import GatewayMetrics
+from models.lists import link_hosts
 from models.minhash import signature
 from modgate.embedded import LocalRedis
-from modgate.keys import Strike
+from modgate.keys import Strike, post_hosts
 from modgate.types import Author, Post
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis]
@@ -36,7 +37,7 @@ def post(post_id: str, author: str, text: str) -> Post:
 
 
 async def observe(store: BehaviourStore, p: Post, at: float) -> tuple[int | None, int | None]:
-    [seen] = await store.observe([p], [signature(p.text)], budget_s=1.0, now=at)
+    [seen] = await store.observe([p], [signature(p.text)], [()], budget_s=1.0, now=at)
     return seen.near_duplicate_authors, seen.author_posts_1m
 
 
@@ -70,7 +71,7 @@ async def test_an_unresponsive_redis_yields_unknown_features(
     redis_server.pause()
     try:
         p = post("x", "yan", SPAM.format(n=9))
-        assert await store.observe([p], [signature(p.text)], budget_s=0.05) == [UNKNOWN]
+        assert await store.observe([p], [signature(p.text)], [()], budget_s=0.05) == [UNKNOWN]
     finally:
         redis_server.pause(False)
 
@@ -78,13 +79,15 @@ async def test_an_unresponsive_redis_yields_unknown_features(
 async def test_first_seen_is_an_account_age_the_caller_cannot_set(store: BehaviourStore) -> None:
     t = 3_000_000.0
     p = post("f1", "fresh", "hello there")
-    [first] = await store.observe([p], [None], budget_s=1.0, now=t)
+    [first] = await store.observe([p], [None], [()], budget_s=1.0, now=t)
     assert first.author_first_seen_days == 0.0
     [later] = await store.observe(
-        [post("f2", "fresh", "again")], [None], budget_s=1.0, now=t + 2 * 86_400
+        [post("f2", "fresh", "again")], [None], [()], budget_s=1.0, now=t + 2 * 86_400
     )
     assert later.author_first_seen_days == 2.0
-    [anonymous] = await store.observe([post("f3", "", "no author")], [None], budget_s=1.0, now=t)
+    [anonymous] = await store.observe(
+        [post("f3", "", "no author")], [None], [()], budget_s=1.0, now=t
+    )
     assert anonymous.author_first_seen_days is None
 
 
@@ -92,10 +95,12 @@ async def test_post_rates_per_minute_hour_and_day(store: BehaviourStore) -> None
     t = 4_000_000.0
     times = [t - 20 * 3600, t - 2 * 3600, t - 1800, t - 30, t]  # the last is this post
     for i, at in enumerate(times):
-        [seen] = await store.observe([post(f"r{i}", "rita", "hi")], [None], budget_s=1.0, now=at)
+        [seen] = await store.observe(
+            [post(f"r{i}", "rita", "hi")], [None], [()], budget_s=1.0, now=at
+        )
     assert (seen.author_posts_1m, seen.author_posts_1h, seen.author_posts_1d) == (2, 3, 5)
     [next_day] = await store.observe(
-        [post("r9", "rita", "hi")], [None], budget_s=1.0, now=t + 23 * 3600
+        [post("r9", "rita", "hi")], [None], [()], budget_s=1.0, now=t + 23 * 3600
     )
     assert next_day.author_posts_1d == 4  # the post 20 hours before t fell out of the day
 
@@ -104,16 +109,16 @@ async def test_strikes_are_read_with_the_posts_and_written_once(
     store: BehaviourStore, redis_server: LocalRedis
 ) -> None:
     t = 5_000_000.0
-    [clean] = await store.observe([post("s0", "sam", "hi")], [None], budget_s=1.0, now=t)
+    [clean] = await store.observe([post("s0", "sam", "hi")], [None], [()], budget_s=1.0, now=t)
     assert clean.strikes == ()
     assert await store.strike("sam", "s0", ["toxicity", "insult"], now=t)
     assert await store.strike("sam", "s0", ["toxicity"], now=t + 50)  # a retry: no change
-    [seen] = await store.observe([post("s1", "sam", "hi")], [None], budget_s=1.0, now=t + 60)
+    [seen] = await store.observe([post("s1", "sam", "hi")], [None], [()], budget_s=1.0, now=t + 60)
     assert sorted(seen.strikes or (), key=lambda s: s.category) == [
         Strike("s0", "insult", "auto", t),
         Strike("s0", "toxicity", "auto", t),
     ]
-    [anonymous] = await store.observe([post("s2", "", "hi")], [None], budget_s=1.0, now=t)
+    [anonymous] = await store.observe([post("s2", "", "hi")], [None], [()], budget_s=1.0, now=t)
     assert anonymous.strikes is None
     redis_server.pause()
     try:
@@ -132,7 +137,8 @@ async def test_domain_reputation_counts_hosts_moderators_mostly_removed(
     await client.aclose()
 
     async def removals(text: str) -> int | None:
-        [seen] = await store.observe([post("d", "dina", text)], [None], budget_s=1.0)
+        hosts = post_hosts(link_hosts(text))
+        [seen] = await store.observe([post("d", "dina", text)], [None], [hosts], budget_s=1.0)
         return seen.link_domain_removals
 
     assert await removals("see https://www.youtube.com/watch?v=1") == 0

@@ -17,15 +17,17 @@ from modgate.cli.evaluate import DecisionPolicy
 from modgate.settings import DEFAULT_POLICY, OnnxSettings
 from modgate.types import Post
 from retrain.corpora.registry import eval_only_corpora
+from retrain.errors import DataError
 from retrain.spam import (
     LINKED,
     PARITY_TOLERANCE,
     SpamReport,
+    fit,
     render_model_card,
     report_from_dict,
     train_spam,
 )
-from retrain.spam_data import SPAM_SOURCES, split_of, training_legitimate
+from retrain.spam_data import SPAM_SOURCES, SpamRow, split_of, training_legitimate
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.slow
@@ -126,6 +128,14 @@ def test_never_trains_on_eval_only_corpora(data_dir: Path) -> None:
     eval_sources = {s for c in eval_only_corpora() for s in c.sources}
     assert eval_sources
     assert not {r.source for r in training_legitimate(data_dir)} & eval_sources
+    rows = [
+        SpamRow("buy followers http://x.example", 1, "sms", "en", "train"),
+        SpamRow("see you at lunch", 0, "davidson", "en", "train"),
+    ]
+    for forbidden in ("utkml_tweets", sorted(eval_sources)[0]):
+        leaked = [*rows, SpamRow("hello", 0, forbidden, "en", "train")]
+        with pytest.raises(DataError, match=f"{forbidden!r} is measurement-only"):
+            fit(leaked, rows, seed=SEED)
 
 
 def test_writes_the_metadata_serving_relies_on(trained: tuple[SpamReport, Path]) -> None:
